@@ -1,0 +1,74 @@
+"""The captured outputs of one forward pass, as a typed container."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from torch import Tensor
+
+from hiddenpool.backbone.families import Summary
+
+__all__ = ["HiddenStates", "resolve_layer"]
+
+
+def resolve_layer(index: int, num_layers: int) -> int:
+    """Turn a hidden_states index (negative counts from the end) into 0..num_layers.
+
+    >>> resolve_layer(-1, 6), resolve_layer(0, 6), resolve_layer(-7, 6)
+    (6, 0, 0)
+    """
+    resolved = index + num_layers + 1 if index < 0 else index
+    if not 0 <= resolved <= num_layers:
+        raise ValueError(
+            f"layer {index} is out of range: this model has {num_layers + 1} hidden_states "
+            f"(0 = embedding output .. {num_layers} = last layer, or -1 .. -{num_layers + 1})"
+        )
+    return resolved
+
+
+@dataclass(frozen=True)
+class HiddenStates:
+    """What pooling reads: the requested layers of one batch and how to find tokens in them.
+
+    Attributes:
+        layers: hidden_states index (0 = embedding output, ``num_layers`` = last layer) to the
+            (B, T, H) states of that layer, in the model's dtype. Only requested layers are kept.
+        attention_mask: (B, T) bool, True for real tokens.
+        num_layers: number of blocks in the model (hidden_states has ``num_layers + 1`` entries).
+        summary: where the family's summary token is: first or last real token.
+        special_tokens_mask: (B, T) bool, True for [CLS]/[SEP]/<s>/</s>..., or None if unknown.
+        pooler_output: (B, H) the model's own pooler output, when it was asked for.
+        attentions: hidden_states index ``i`` (>= 1) to the (B, heads, T, T) attention
+            probabilities of block ``i``, when asked for.
+    """
+
+    layers: Mapping[int, Tensor]
+    attention_mask: Tensor
+    num_layers: int
+    summary: Summary = "first"
+    special_tokens_mask: Tensor | None = None
+    pooler_output: Tensor | None = None
+    attentions: Mapping[int, Tensor] = field(default_factory=dict)
+
+    def layer(self, index: int) -> Tensor:
+        """The (B, T, H) states of hidden_states[index]; negative indices count from the end."""
+        resolved = resolve_layer(index, self.num_layers)
+        if resolved not in self.layers:
+            raise ValueError(
+                f"layer {index} was not captured (captured: {sorted(self.layers)}); "
+                "ask capture() for it"
+            )
+        return self.layers[resolved]
+
+    def token_mask(self, skip_special: bool = False) -> Tensor:
+        """(B, T) bool of tokens to pool: real tokens, minus special tokens when asked."""
+        if not skip_special:
+            return self.attention_mask
+        if self.special_tokens_mask is None:
+            raise ValueError("skip_special needs special_tokens_mask, which this batch lacks")
+        return self.attention_mask & ~self.special_tokens_mask
+
+    @property
+    def batch_size(self) -> int:
+        return int(self.attention_mask.shape[0])
