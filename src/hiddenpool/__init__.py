@@ -1,6 +1,7 @@
 """hiddenpool: the right sentence vector from any Hugging Face transformer, with evidence."""
 
 from hiddenpool.backbone import Backbone, HiddenStates, load_backbone
+from hiddenpool.encode import Encoder
 from hiddenpool.pooling import (
     Pooler,
     Strategy,
@@ -13,6 +14,7 @@ from hiddenpool.pooling import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "Encoder",
     "Backbone",
     "HiddenStates",
     "Pooler",

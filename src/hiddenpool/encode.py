@@ -132,7 +132,9 @@ class Encoder:
         """Vectors for several strategies from ONE forward pass per batch.
 
         Args:
-            texts: the texts; empty strings are embedded like any other text.
+            texts: the texts. An empty string is embedded like any other text (BERT-likes see
+                ``[CLS] [SEP]``); where it gives no token at all (GPT-2 adds none) its vector is
+                all zeros.
             specs: pooling specs; the result is keyed by each spec as given.
             batch_size: texts per forward pass; texts are sorted by length so batches pad little.
             show_progress: a progress bar; None shows one only on a terminal.
@@ -152,15 +154,20 @@ class Encoder:
         )
         pooler_output = any(p.strategy.needs_pooler for p in poolers)
         outputs = {k: np.zeros((len(texts), p.width), dtype=np.float32) for k, p in zip(keys, poolers)}
+        if not texts:
+            return outputs
         encoded = self.backbone.tokenizer(
             texts, truncation=True, max_length=self.max_length, return_special_tokens_mask=True
         )
-        order = np.argsort([-len(ids) for ids in encoded["input_ids"]], kind="stable")
+        lengths = np.array([len(ids) for ids in encoded["input_ids"]])
+        # Longest first, so that batches pad little. A text with no tokens at all (an empty string
+        # for a decoder that adds no BOS) has nothing to pool: its rows stay zero.
+        order = np.argsort(-lengths, kind="stable")[: int((lengths > 0).sum())]
         progress = sys.stderr.isatty() if show_progress is None else show_progress
         with torch.inference_mode(), tqdm(
-            total=len(texts), disable=not progress, unit="text", desc="embedding"
+            total=len(order), disable=not progress, unit="text", desc="embedding"
         ) as bar:
-            for start in range(0, len(texts), batch_size):
+            for start in range(0, len(order), batch_size):
                 rows = order[start : start + batch_size]
                 batch = self._pad(encoded, rows)
                 states = self.backbone.capture(batch, layers, pooler_output, attentions)
