@@ -12,9 +12,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from tiny_models import FAMILIES, build_tiny  # noqa: E402
-
-from hiddenpool.backbone import Backbone, load_backbone  # noqa: E402
+from hiddenpool.backbone import Backbone, load_backbone
+from tiny_models import FAMILIES, build_tiny
 
 
 @pytest.fixture(autouse=True)

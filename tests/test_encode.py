@@ -1,4 +1,4 @@
-"""Encoder on the real MiniLM: equal to sentence-transformers, order kept, one pass for many specs."""
+"""Encoder on the real MiniLM: equals sentence-transformers, keeps order, one pass for many."""
 
 from __future__ import annotations
 
@@ -75,8 +75,9 @@ def test_encode_many_equals_separate_encodes_and_keeps_order(minilm):
     with pytest.warns(UserWarning, match="never trained"):
         together = encoder.encode_many(TEXTS, specs, batch_size=3)
     for spec in specs:
-        alone = np.stack([Encoder(minilm, pooling=spec, normalize=False).encode([t])[0]
-                          for t in TEXTS])
+        alone = np.stack(
+            [Encoder(minilm, pooling=spec, normalize=False).encode([t])[0] for t in TEXTS]
+        )
         np.testing.assert_allclose(together[spec], alone, atol=1e-5)
 
 

@@ -5,15 +5,21 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import ALL_FAMILIES
-from tiny_models import SENTENCES
 
+from conftest import ALL_FAMILIES
 from hiddenpool import Encoder
 from hiddenpool.pooling import list_poolers
+from tiny_models import SENTENCES
 
 PARAMETER_FREE = [p for p in list_poolers(learned=False) if p != "pooler"]
-SPECS = [*PARAMETER_FREE, "mean(skip_special=true)", "mean@1,-1", "cls@concat(-2:)", "max@0",
-         "gem(p=2)@-2"]
+SPECS = [
+    *PARAMETER_FREE,
+    "mean(skip_special=true)",
+    "mean@1,-1",
+    "cls@concat(-2:)",
+    "max@0",
+    "gem(p=2)@-2",
+]
 
 
 def _encode(encoder: Encoder, texts, side: str, batch_size: int) -> dict[str, np.ndarray]:
@@ -41,8 +47,14 @@ def test_alone_batched_left_and_right_padding_agree(family, tiny_backbone):
 
 @pytest.mark.parametrize(
     ("family", "summary_token"),
-    [("bert", "[CLS]"), ("roberta", "<s>"), ("mpnet", "<s>"), ("electra", "[CLS]"),
-     ("deberta-v2", "[CLS]"), ("xlnet", "<cls>")],
+    [
+        ("bert", "[CLS]"),
+        ("roberta", "<s>"),
+        ("mpnet", "<s>"),
+        ("electra", "[CLS]"),
+        ("deberta-v2", "[CLS]"),
+        ("xlnet", "<cls>"),
+    ],
 )
 @pytest.mark.parametrize("side", ["left", "right"])
 def test_cls_is_the_family_summary_token_under_either_padding(

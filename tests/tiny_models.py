@@ -18,7 +18,7 @@ from transformers import (
     PreTrainedTokenizerFast,
 )
 
-WORDS = (
+WORDS = (  # noqa: SIM905 - reads as prose
     "the a an of to and in is it that this was for on with as by at from be are movie film "
     "good bad great terrible boring fun story plot actors acting love hate not very really "
     "one two three long short sentence text words here there more less some many few"
@@ -44,20 +44,39 @@ class Family:
 
 
 FAMILIES = {
-    "bert": Family("bert", ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"), "[CLS] $A [SEP]",
-                   "[PAD]"),
-    "electra": Family("electra", ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"),
-                      "[CLS] $A [SEP]", "[PAD]", extra=(("embedding_size", 16),)),
-    "roberta": Family("roberta", ("<s>", "<pad>", "</s>", "<unk>", "<mask>"), "<s> $A </s>",
-                      "<pad>"),
-    "mpnet": Family("mpnet", ("<s>", "<pad>", "</s>", "<unk>", "<mask>"), "<s> $A </s>",
-                    "<pad>"),
-    "deberta-v2": Family("deberta-v2", ("[PAD]", "[CLS]", "[SEP]", "[UNK]", "[MASK]"),
-                         "[CLS] $A [SEP]", "[PAD]",
-                         extra=(("relative_attention", True), ("position_biased_input", False),
-                                ("pos_att_type", ["p2c", "c2p"]), ("max_relative_positions", 64))),
-    "xlnet": Family("xlnet", ("<pad>", "<unk>", "<s>", "</s>", "<sep>", "<cls>", "<mask>"),
-                    "$A <sep> <cls>", "<pad>", padding_side="left"),
+    "bert": Family(
+        "bert", ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"), "[CLS] $A [SEP]", "[PAD]"
+    ),
+    "electra": Family(
+        "electra",
+        ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"),
+        "[CLS] $A [SEP]",
+        "[PAD]",
+        extra=(("embedding_size", 16),),
+    ),
+    "roberta": Family(
+        "roberta", ("<s>", "<pad>", "</s>", "<unk>", "<mask>"), "<s> $A </s>", "<pad>"
+    ),
+    "mpnet": Family("mpnet", ("<s>", "<pad>", "</s>", "<unk>", "<mask>"), "<s> $A </s>", "<pad>"),
+    "deberta-v2": Family(
+        "deberta-v2",
+        ("[PAD]", "[CLS]", "[SEP]", "[UNK]", "[MASK]"),
+        "[CLS] $A [SEP]",
+        "[PAD]",
+        extra=(
+            ("relative_attention", True),
+            ("position_biased_input", False),
+            ("pos_att_type", ["p2c", "c2p"]),
+            ("max_relative_positions", 64),
+        ),
+    ),
+    "xlnet": Family(
+        "xlnet",
+        ("<pad>", "<unk>", "<s>", "</s>", "<sep>", "<cls>", "<mask>"),
+        "$A <sep> <cls>",
+        "<pad>",
+        padding_side="left",
+    ),
     "gpt2": Family("gpt2", ("<|endoftext|>", "<unk>"), None, "<|endoftext|>"),
     "llama": Family("llama", ("<unk>", "<s>", "</s>"), "<s> $A", "</s>"),
 }
@@ -74,10 +93,17 @@ def _tokenizer(family: Family) -> PreTrainedTokenizerFast:
             single=family.template, special_tokens=[(t, vocab[t]) for t in used]
         )
     named = {"pad_token": family.pad, "unk_token": unk}
-    for key, token in (("cls_token", "[CLS]"), ("cls_token", "<cls>"), ("sep_token", "[SEP]"),
-                       ("sep_token", "<sep>"), ("bos_token", "<s>"), ("eos_token", "</s>"),
-                       ("eos_token", "<|endoftext|>"), ("mask_token", "[MASK]"),
-                       ("mask_token", "<mask>")):
+    for key, token in (
+        ("cls_token", "[CLS]"),
+        ("cls_token", "<cls>"),
+        ("sep_token", "[SEP]"),
+        ("sep_token", "<sep>"),
+        ("bos_token", "<s>"),
+        ("eos_token", "</s>"),
+        ("eos_token", "<|endoftext|>"),
+        ("mask_token", "[MASK]"),
+        ("mask_token", "<mask>"),
+    ):
         if token in vocab:
             named[key] = token
     tokenizer = PreTrainedTokenizerFast(
@@ -101,18 +127,42 @@ def config_for(name: str, **overrides: object):
         "attention_probs_dropout_prob": 0.0,
     }
     if name == "gpt2":
-        kwargs = {"vocab_size": len(tokenizer), "n_embd": 32, "n_layer": 3, "n_head": 4,
-                  "n_positions": 80, "pad_token_id": tokenizer.pad_token_id,
-                  "bos_token_id": tokenizer.eos_token_id, "eos_token_id": tokenizer.eos_token_id,
-                  "resid_pdrop": 0.0, "embd_pdrop": 0.0, "attn_pdrop": 0.0}
+        kwargs = {
+            "vocab_size": len(tokenizer),
+            "n_embd": 32,
+            "n_layer": 3,
+            "n_head": 4,
+            "n_positions": 80,
+            "pad_token_id": tokenizer.pad_token_id,
+            "bos_token_id": tokenizer.eos_token_id,
+            "eos_token_id": tokenizer.eos_token_id,
+            "resid_pdrop": 0.0,
+            "embd_pdrop": 0.0,
+            "attn_pdrop": 0.0,
+        }
     elif name == "xlnet":
-        kwargs = {"vocab_size": len(tokenizer), "d_model": 32, "n_layer": 3, "n_head": 4,
-                  "d_inner": 37, "pad_token_id": tokenizer.pad_token_id, "dropout": 0.0}
+        kwargs = {
+            "vocab_size": len(tokenizer),
+            "d_model": 32,
+            "n_layer": 3,
+            "n_head": 4,
+            "d_inner": 37,
+            "pad_token_id": tokenizer.pad_token_id,
+            "dropout": 0.0,
+        }
     elif name == "llama":
-        kwargs = {"vocab_size": len(tokenizer), "hidden_size": 32, "num_hidden_layers": 3,
-                  "num_attention_heads": 4, "num_key_value_heads": 2, "intermediate_size": 37,
-                  "max_position_embeddings": 80, "pad_token_id": tokenizer.pad_token_id,
-                  "bos_token_id": tokenizer.bos_token_id, "eos_token_id": tokenizer.eos_token_id}
+        kwargs = {
+            "vocab_size": len(tokenizer),
+            "hidden_size": 32,
+            "num_hidden_layers": 3,
+            "num_attention_heads": 4,
+            "num_key_value_heads": 2,
+            "intermediate_size": 37,
+            "max_position_embeddings": 80,
+            "pad_token_id": tokenizer.pad_token_id,
+            "bos_token_id": tokenizer.bos_token_id,
+            "eos_token_id": tokenizer.eos_token_id,
+        }
     elif name == "roberta" or name == "mpnet":
         kwargs["max_position_embeddings"] = 82  # positions start after the padding index
     kwargs.update(dict(family.extra))
@@ -126,7 +176,8 @@ def build_tiny(name: str, folder: Path, head: str = "AutoModel", seed: int = 0, 
 
     config, tokenizer = config_for(name, **overrides)
     torch.manual_seed(seed)
-    model = getattr(transformers, head).from_config(config)
+    cls = getattr(transformers, head)
+    model = cls.from_config(config) if head.startswith("Auto") else cls(config)
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder

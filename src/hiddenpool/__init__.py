@@ -14,8 +14,8 @@ from hiddenpool.pooling import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "Encoder",
     "Backbone",
+    "Encoder",
     "HiddenStates",
     "Pooler",
     "Strategy",

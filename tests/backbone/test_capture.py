@@ -1,13 +1,13 @@
-"""Captured layers equal Hugging Face's own hidden_states, and only as much is computed as needed."""
+"""Captured layers equal Hugging Face's own hidden_states; only what is needed is computed."""
 
 from __future__ import annotations
 
 import pytest
 import torch
-from conftest import ALL_FAMILIES
-from tiny_models import SENTENCES, reference_model
 from transformers import AutoModel
 
+from conftest import ALL_FAMILIES
+from tiny_models import SENTENCES, reference_model
 
 
 def _plain_batch(backbone, texts, padding_side=None):
@@ -42,8 +42,9 @@ def test_capture_keeps_only_requested_layers_and_stops_early(family, index, tiny
     backbone = tiny_backbone(family)
     blocks = backbone.blocks
     calls: list[int] = []
-    handles = [b.register_forward_hook(lambda m, a, o, i=i: calls.append(i)) for i, b in
-               enumerate(blocks)]
+    handles = [
+        b.register_forward_hook(lambda m, a, o, i=i: calls.append(i)) for i, b in enumerate(blocks)
+    ]
     try:
         with torch.no_grad():
             states = backbone.capture(backbone.tokenize(SENTENCES[:2]), [index])

@@ -30,8 +30,9 @@ NAIVE = {
     "masked_min": lambda x: x.min(0).values,
     "masked_mean_sqrt_len": lambda x: x.sum(0) / math.sqrt(len(x)),
     "masked_weighted_mean": lambda x: (
-        x * torch.arange(1, len(x) + 1, dtype=x.dtype)[:, None]
-    ).sum(0) / (len(x) * (len(x) + 1) / 2),
+        (x * torch.arange(1, len(x) + 1, dtype=x.dtype)[:, None]).sum(0)
+        / (len(x) * (len(x) + 1) / 2)
+    ),
     "masked_gem": lambda x: x.clamp(min=1e-6).pow(3).mean(0).pow(1 / 3),
 }
 
@@ -64,8 +65,10 @@ def test_all_ones_mask_equals_the_plain_reduction(name):
     hidden = torch.randn(3, 6, 4)
     mask = torch.ones(3, 6, dtype=torch.bool)
     plain = {
-        "masked_mean": hidden.mean(1), "masked_sum": hidden.sum(1),
-        "masked_max": hidden.amax(1), "masked_min": hidden.amin(1),
+        "masked_mean": hidden.mean(1),
+        "masked_sum": hidden.sum(1),
+        "masked_max": hidden.amax(1),
+        "masked_min": hidden.amin(1),
         "masked_mean_sqrt_len": hidden.sum(1) / math.sqrt(6),
     }
     if name in plain:

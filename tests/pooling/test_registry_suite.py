@@ -1,4 +1,4 @@
-"""One suite over everything in the registry: shape, width, gradients, determinism, half precision."""
+"""Everything in the registry: shape, width, gradients, determinism, half precision."""
 
 from __future__ import annotations
 
@@ -77,7 +77,9 @@ def test_half_precision_inputs_stay_finite(spec, dtype):
                 attention_mask=states.attention_mask,
                 num_layers=L,
                 special_tokens_mask=states.special_tokens_mask,
-                pooler_output=None if states.pooler_output is None else states.pooler_output.float(),
+                pooler_output=None
+                if states.pooler_output is None
+                else states.pooler_output.float(),
                 attentions={k: v.float() for k, v in states.attentions.items()},
             )
         )
@@ -106,8 +108,11 @@ def test_an_all_masked_row_pools_to_finite_values(spec):
     mask = states.attention_mask.clone()
     mask[1] = False
     empty = HiddenStates(
-        layers=states.layers, attention_mask=mask, num_layers=L,
-        special_tokens_mask=states.special_tokens_mask, attentions=states.attentions,
+        layers=states.layers,
+        attention_mask=mask,
+        num_layers=L,
+        special_tokens_mask=states.special_tokens_mask,
+        attentions=states.attentions,
     )
     with torch.no_grad():
         out = pooler(empty)

@@ -63,8 +63,15 @@ def test_layers_resolve_like_python_indexing_of_hidden_states(spec, layers):
 
 @pytest.mark.parametrize(
     ("spec", "width"),
-    [("mean", 384), ("meanmax", 768), ("cls@concat(-4:)", 1536), ("meanmax@concat(1,-1)", 1536),
-     ("first+mean+max@-2", 1152), ("cls@lstm(1:)", 384), ("mean@weighted(2:)", 384)],
+    [
+        ("mean", 384),
+        ("meanmax", 768),
+        ("cls@concat(-4:)", 1536),
+        ("meanmax@concat(1,-1)", 1536),
+        ("first+mean+max@-2", 1152),
+        ("cls@lstm(1:)", 384),
+        ("mean@weighted(2:)", 384),
+    ],
 )
 def test_width_is_hidden_size_times_the_factor(spec, width):
     assert parse_strategy(spec).width(384, 6) == width
@@ -92,7 +99,9 @@ def test_bad_specs_name_what_is_valid(spec, message):
 
 
 def test_out_of_range_layers_fail_when_resolved_against_a_model():
-    with pytest.raises(ValueError, match=r"layer 7 is out of range: this model has 7 hidden_states"):
+    with pytest.raises(
+        ValueError, match=r"layer 7 is out of range: this model has 7 hidden_states"
+    ):
         LayerSelection((7,)).resolve(6)
     with pytest.raises(ValueError, match=r"selects no layer"):
         parse_strategy("mean@5:2").layers.resolve(6)

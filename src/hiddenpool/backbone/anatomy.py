@@ -1,4 +1,4 @@
-"""What a checkpoint's outputs look like, measured on a real forward pass (``hiddenpool inspect``)."""
+"""A checkpoint's outputs as measured on a real forward pass (``hiddenpool inspect``)."""
 
 from __future__ import annotations
 
@@ -68,7 +68,10 @@ def describe(backbone: Backbone) -> Anatomy:
     attentions = getattr(out, "attentions", None) or ()
     pooled = getattr(out, "pooler_output", None)
     tokenizer = backbone.tokenizer
-    specials = {tok: int(tokenizer.convert_tokens_to_ids(tok)) for tok in tokenizer.all_special_tokens}
+    specials = {
+        tok: int(tokenizer.convert_tokens_to_ids(tok))  # type: ignore[arg-type]
+        for tok in tokenizer.all_special_tokens
+    }
     facts = backbone.facts
     where = "first" if facts.summary == "first" else "last"
     summary_name = (tokenizer.cls_token if facts.summary == "first" else None) or (

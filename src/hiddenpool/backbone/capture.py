@@ -48,7 +48,9 @@ def _accepts(model: nn.Module, name: str) -> bool:
 def model_inputs(model: nn.Module, facts: FamilyFacts, batch: Mapping[str, Tensor]) -> dict:
     """The keyword arguments for ``model(**...)``: the tokenizer's batch plus positions that
     count real tokens only, so that left padding gives the same states as no padding."""
-    kwargs = {k: v for k, v in batch.items() if k != "special_tokens_mask" and _accepts(model, k)}
+    kwargs: dict[str, Any] = {
+        k: v for k, v in batch.items() if k != "special_tokens_mask" and _accepts(model, k)
+    }
     mask = batch["attention_mask"]
     if facts.positions == "from_mask" and _accepts(model, "position_ids"):
         kwargs["position_ids"] = (mask.long().cumsum(dim=1) - 1).clamp(min=0)
@@ -154,4 +156,3 @@ def capture_hidden_states(
         pooler_output=pooled,
         attentions=attn,
     )
-

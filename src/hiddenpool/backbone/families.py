@@ -69,7 +69,11 @@ FAMILIES: dict[str, FamilyFacts] = {
         FamilyFacts("deberta-v2"),
         FamilyFacts("distilbert", positions="none", layers="transformer.layer"),
         FamilyFacts(
-            "xlnet", summary="last", padding_side="left", positions="none", layers="layer",
+            "xlnet",
+            summary="last",
+            padding_side="left",
+            positions="none",
+            layers="layer",
             seq_first=True,
         ),
         _decoder("gpt2", layers="h", final_norm="ln_f"),

@@ -10,7 +10,13 @@ from typing import Literal
 
 import torch
 from torch import Tensor, nn
-from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedTokenizerBase
+from transformers import (
+    AutoConfig,
+    AutoModel,
+    AutoTokenizer,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+)
 from transformers.utils import logging as hf_logging
 
 from hiddenpool.backbone.capture import capture_hidden_states, find_blocks
@@ -53,7 +59,7 @@ class Backbone:
         discarded: weights in the checkpoint that the base model does not use (its head).
     """
 
-    model: nn.Module
+    model: PreTrainedModel
     tokenizer: PreTrainedTokenizerBase
     facts: FamilyFacts
     name: str
@@ -104,7 +110,7 @@ class Backbone:
         pooler: bool = False,
         attentions: Iterable[int] = (),
     ) -> HiddenStates:
-        """Run the model as deep as needed and keep the requested layers (see capture_hidden_states)."""
+        """Run the model as deep as needed; keep the requested layers (capture_hidden_states)."""
         attentions = tuple(attentions)
         if attentions:
             self._use_eager_attention()

@@ -19,11 +19,18 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "outputs are: hidden_states entries and shapes, pooler_output (and whether it is "
         "trained), attentions, the summary token, special tokens, and what loading discards.",
     )
-    parser.add_argument("model", nargs="?", default=None,
-                        help="model folder or hub name (default: the embedded MiniLM-L6)")
+    parser.add_argument(
+        "model",
+        nargs="?",
+        default=None,
+        help="model folder or hub name (default: the embedded MiniLM-L6)",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
-    parser.add_argument("--trust-remote-code", action="store_true",
-                        help="allow code shipped with the checkpoint to run")
+    parser.add_argument(
+        "--trust-remote-code",
+        action="store_true",
+        help="allow code shipped with the checkpoint to run",
+    )
     parser.set_defaults(run=run)
 
 
@@ -38,7 +45,12 @@ def run(args: argparse.Namespace) -> int:
         if isinstance(value, dict):
             value = ", ".join(f"{k}={v}" for k, v in value.items()) or "none"
         elif isinstance(value, (tuple, list)):
-            value = ", ".join(str(v) for v in value) if value and not isinstance(value[0], int) \
-                else str(tuple(value)) if value else "none"
+            value = (
+                ", ".join(str(v) for v in value)
+                if value and not isinstance(value[0], int)
+                else str(tuple(value))
+                if value
+                else "none"
+            )
         print(f"{key.replace('_', ' '):<{width}}  {value}")
     return 0

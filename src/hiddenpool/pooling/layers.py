@@ -105,7 +105,7 @@ class LayerAttention(LayerCombiner):
 
 
 class LayerRNN(LayerCombiner):
-    """An LSTM or GRU read over per-layer vectors, lowest layer first; its last state is the output."""
+    """An LSTM or GRU over per-layer vectors, lowest layer first; the last state is the output."""
 
     token_level = False
 

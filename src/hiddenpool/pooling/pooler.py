@@ -26,13 +26,12 @@ class Pooler(nn.Module):
         self.hidden_size = hidden_size
         self.num_layers = num_layers
         self.layer_indices = strategy.layers.resolve(num_layers)
-        self.poolers = nn.ModuleList(
-            POOLERS[p.name].factory(hidden_size, **p.kwargs) for p in strategy.poolers
-        )
-        per_layer = sum(int(p.factor) for p in self.poolers) * hidden_size
+        token_poolers = [POOLERS[p.name].factory(hidden_size, **p.kwargs) for p in strategy.poolers]
+        self.poolers = nn.ModuleList(token_poolers)
+        per_layer = sum(p.factor for p in token_poolers) * hidden_size
         entry = COMBINERS[strategy.layers.combiner]
         self.combiner = entry.factory(len(self.layer_indices), per_layer)
-        self.per_layer = not self.combiner.token_level or any(p.per_layer for p in self.poolers)
+        self.per_layer = not self.combiner.token_level or any(p.per_layer for p in token_poolers)
         self.width = self.combiner.width(per_layer)
 
     def _pool(self, hidden: Tensor, states: HiddenStates, layer: int) -> Tensor:
