@@ -154,7 +154,7 @@ def _resolve(name_or_path: str | Path | None) -> tuple[str, Path | str]:
             raise ValueError(f"{path}: a model is a folder with config.json, not a file")
         return text, path
     if text.startswith((".", "/", "~")) or text.count("/") > 1 or "\\" in text:
-        raise FileNotFoundError(f"{path}: no such model folder")
+        raise FileNotFoundError(f"{text}: no such model folder")
     return text, text  # a hub name, as the user asked
 
 
