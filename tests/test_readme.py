@@ -27,8 +27,12 @@ def test_ci_runs_the_readme_set_up_and_test_commands():
 
 
 CONSOLE = sorted(
-    {line[2:].strip() for block in _blocks("console") for line in block.splitlines()
-     if line.startswith("$ ")}
+    {
+        line[2:].strip()
+        for block in _blocks("console")
+        for line in block.splitlines()
+        if line.startswith("$ ")
+    }
 )
 
 
