@@ -22,6 +22,7 @@ from transformers.utils import logging as hf_logging
 from hiddenpool.backbone.capture import capture_hidden_states, find_blocks
 from hiddenpool.backbone.families import FamilyFacts, family_facts
 from hiddenpool.backbone.hidden import HiddenStates
+from hiddenpool.backbone.safety import check_local_checkpoint, remote_code_refusal
 from hiddenpool.backbone.sentence_transformers import read_sentence_transformers_folder
 
 __all__ = ["DEFAULT_MODEL", "Backbone", "PoolerStatus", "default_model_path", "load_backbone"]
@@ -164,6 +165,7 @@ def load_backbone(
     device: str | torch.device = "cpu",
     dtype: torch.dtype | None = None,
     trust_remote_code: bool = False,
+    allow_pickle: bool = False,
 ) -> Backbone:
     """Load a checkpoint's base model and tokenizer, whatever head it was saved with.
 
@@ -173,6 +175,8 @@ def load_backbone(
         device: where to put the model.
         dtype: weights dtype; None keeps float32.
         trust_remote_code: run code shipped with the checkpoint (off unless asked).
+        allow_pickle: accept pickled weights (``pytorch_model.bin``) when no safetensors exist;
+            unpickling can run arbitrary code, so it is off unless asked.
 
     Returns:
         Backbone in eval mode.
@@ -185,8 +189,10 @@ def load_backbone(
     st_defaults = read_sentence_transformers_folder(source) if isinstance(source, Path) else None
     if st_defaults is not None:
         source = st_defaults.transformer_path
-    if isinstance(source, Path) and not (source / "config.json").is_file():
-        raise FileNotFoundError(f"{source}: no config.json, so not a transformers checkpoint")
+    if isinstance(source, Path):
+        if not (source / "config.json").is_file():
+            raise FileNotFoundError(f"{source}: no config.json, so not a transformers checkpoint")
+        check_local_checkpoint(source, allow_pickle, trust_remote_code)
     progress_was_on = hf_logging.is_progress_bar_enabled()
     hf_logging.disable_progress_bar()  # a per-tensor bar for a load that takes a second
     try:
@@ -197,11 +203,17 @@ def load_backbone(
             dtype=dtype or torch.float32,
             trust_remote_code=trust_remote_code,
             output_loading_info=True,
+            use_safetensors=None if allow_pickle else True,
         )
         tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=trust_remote_code)
     except OSError as error:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
-        raise FileNotFoundError(f"{name}: could not load model ({first_line})") from None
+        where = "" if isinstance(source, Path) else "not a local folder, and from the Hub: "
+        raise FileNotFoundError(f"{name}: could not load model ({where}{first_line})") from None
+    except ValueError as error:
+        if "trust_remote_code" in str(error):
+            raise ValueError(remote_code_refusal(name)) from None
+        raise
     finally:
         if progress_was_on:
             hf_logging.enable_progress_bar()

@@ -31,11 +31,18 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         action="store_true",
         help="allow code shipped with the checkpoint to run",
     )
+    parser.add_argument(
+        "--allow-pickle",
+        action="store_true",
+        help="accept pickled weights (pytorch_model.bin) when no safetensors exist",
+    )
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    backbone = load_backbone(args.model, trust_remote_code=args.trust_remote_code)
+    backbone = load_backbone(
+        args.model, trust_remote_code=args.trust_remote_code, allow_pickle=args.allow_pickle
+    )
     anatomy = describe(backbone).to_dict()
     if args.json:
         print(json.dumps(anatomy, indent=2))
