@@ -8,12 +8,12 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from hiddenpool import __version__
-from hiddenpool.cli import inspect_cmd, strategies_cmd
+from hiddenpool.cli import export_cmd, inspect_cmd, strategies_cmd
 
 __all__ = ["SUBCOMMANDS", "main"]
 
 # Order here is the order of `hiddenpool --help`.
-SUBCOMMANDS: tuple[ModuleType, ...] = (inspect_cmd, strategies_cmd)
+SUBCOMMANDS: tuple[ModuleType, ...] = (inspect_cmd, strategies_cmd, export_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,67 @@
+"""``hiddenpool export MODEL --pooling SPEC -o DIR``: a folder other tools load."""
+
+from __future__ import annotations
+
+import argparse
+
+from hiddenpool.backbone import load_backbone
+from hiddenpool.export import export_sentence_transformers, native_pooling_mode
+from hiddenpool.pooling import parse_strategy
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "export",
+        help="write a sentence-transformers folder that reproduces a strategy's vectors",
+        description="Write MODEL with a pooling strategy as a sentence-transformers folder. "
+        "Strategies sentence-transformers has (cls, first, mean, max, mean_sqrt_len, "
+        "weighted_mean, last on one layer) load with plain SentenceTransformer(DIR); the others "
+        "use hiddenpool's module and load with SentenceTransformer(DIR, trust_remote_code=True).",
+    )
+    parser.add_argument(
+        "model",
+        nargs="?",
+        default=None,
+        help="model folder or hub name (default: the embedded MiniLM-L6)",
+    )
+    parser.add_argument("--pooling", default=None, help="strategy spec (default: the model's)")
+    parser.add_argument("-o", "--output", required=True, help="folder to create (must not exist)")
+    parser.add_argument(
+        "--format",
+        default="sentence-transformers",
+        choices=["sentence-transformers"],
+        help="what to write",
+    )
+    parser.add_argument(
+        "--normalize",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="L2-normalise the vectors (default: the model's)",
+    )
+    parser.add_argument(
+        "--trust-remote-code",
+        action="store_true",
+        help="allow code shipped with the checkpoint to run",
+    )
+    parser.add_argument(
+        "--allow-pickle",
+        action="store_true",
+        help="accept pickled weights (pytorch_model.bin) when no safetensors exist",
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    backbone = load_backbone(
+        args.model, trust_remote_code=args.trust_remote_code, allow_pickle=args.allow_pickle
+    )
+    strategy = parse_strategy(args.pooling if args.pooling is not None else backbone.pooling)
+    folder = export_sentence_transformers(backbone, strategy, args.output, args.normalize)
+    if native_pooling_mode(strategy, backbone) is not None:
+        how = f"SentenceTransformer({str(folder)!r})"
+    else:
+        how = f"SentenceTransformer({str(folder)!r}, trust_remote_code=True)  # hiddenpool's module"
+    print(f"wrote {folder} ({strategy}); load it with {how}")
+    return 0

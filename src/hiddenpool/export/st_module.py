@@ -1,0 +1,74 @@
+"""A sentence-transformers module that runs any hiddenpool strategy.
+
+``SentenceTransformer(folder)`` imports this class by the name written in ``modules.json`` when the
+strategy is one sentence-transformers cannot express itself (layer combinations, attn, gem...).
+It tokenises, captures the needed layers and pools exactly as :class:`hiddenpool.Encoder` does.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from torch import Tensor, nn
+
+from hiddenpool.backbone import Backbone, load_backbone
+from hiddenpool.pooling import Pooler, create_pooler
+
+__all__ = ["CONFIG_NAME", "HiddenpoolPooling"]
+
+CONFIG_NAME = "hiddenpool_module.json"
+
+
+class HiddenpoolPooling(nn.Module):
+    """Tokeniser + backbone + hiddenpool pooler as one sentence-transformers module.
+
+    Args:
+        backbone: the loaded backbone.
+        pooling: the strategy spec.
+        max_length: truncation length in tokens.
+    """
+
+    def __init__(self, backbone: Backbone, pooling: str, max_length: int) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.model = backbone.model  # registered, so SentenceTransformer.to(device) moves it
+        self.max_length = max_length
+        self.pooler: Pooler = create_pooler(pooling, backbone.hidden_size, backbone.num_layers)
+        strategy = self.pooler.strategy
+        self._layers = strategy.layers_needed(backbone.num_layers)
+        self._attentions = self._layers if strategy.needs_attentions else frozenset()
+
+    def tokenize(self, texts: list[str], **kwargs: Any) -> dict[str, Tensor]:
+        """Tokenise like hiddenpool: padded batch with a special-tokens mask."""
+        return self.backbone.tokenize(texts, self.max_length)
+
+    def forward(self, features: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        batch = {k: v for k, v in features.items() if isinstance(v, Tensor)}
+        states = self.backbone.capture(
+            batch, self._layers, self.pooler.strategy.needs_pooler, self._attentions
+        )
+        features["sentence_embedding"] = self.pooler(states)
+        return features
+
+    def get_sentence_embedding_dimension(self) -> int:
+        return int(self.pooler.width)
+
+    get_embedding_dimension = get_sentence_embedding_dimension
+
+    def save(self, output_path: str, *args: Any, **kwargs: Any) -> None:
+        """Write backbone, tokenizer and the spec under ``output_path``."""
+        folder = Path(output_path)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.backbone.model.save_pretrained(folder)
+        self.backbone.tokenizer.save_pretrained(folder)
+        config = {"pooling": str(self.pooler.strategy), "max_length": self.max_length}
+        (folder / CONFIG_NAME).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+
+    @staticmethod
+    def load(input_path: str) -> HiddenpoolPooling:
+        """Read what :meth:`save` wrote (sentence-transformers' one-argument loading)."""
+        folder = Path(input_path)
+        config = json.loads((folder / CONFIG_NAME).read_text(encoding="utf-8"))
+        return HiddenpoolPooling(load_backbone(folder), config["pooling"], config["max_length"])

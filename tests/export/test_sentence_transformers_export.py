@@ -1,0 +1,97 @@
+"""Export to sentence-transformers and back: the same vectors, every strategy family."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hiddenpool import Encoder, load_backbone
+from hiddenpool.cli.main import main
+from hiddenpool.export import export_sentence_transformers, native_pooling_mode
+from hiddenpool.pooling import parse_strategy
+from tiny_models import SENTENCES
+
+st = pytest.importorskip("sentence_transformers")
+
+NATIVE = ["mean", "cls", "first", "max", "mean_sqrt_len", "weighted_mean", "last", "max@-2"]
+HIDDENPOOL_MODULE = [
+    "cls@concat(-2:)",
+    "mean@1,-1",
+    "attn",
+    "gem(p=2)",
+    "meanmax@-2",
+    "mean(skip_special=true)",
+    "min",
+    "sum",
+    "pooler",
+    "cls+mean",
+]
+
+
+def _round_trip(backbone, spec, folder, normalize=False):
+    out = export_sentence_transformers(backbone, spec, folder, normalize=normalize)
+    model = st.SentenceTransformer(str(out), device="cpu", trust_remote_code=True)
+    texts = [t for t in SENTENCES if t]  # sentence-transformers drops no text, but keep it plain
+    got = model.encode(texts, convert_to_numpy=True)
+    expected = Encoder(backbone, pooling=spec, normalize=normalize).encode(texts)
+    return model, got, expected
+
+
+CASES = [
+    (family, spec)
+    for family in ["bert", "roberta", "xlnet", "gpt2"]
+    for spec in NATIVE + HIDDENPOOL_MODULE
+    if not (spec == "pooler" and family in ("xlnet", "gpt2"))  # they have no pooler_output
+]
+
+
+@pytest.mark.filterwarnings("ignore:.*pooler_output comes from")
+@pytest.mark.parametrize(("family", "spec"), CASES)
+def test_exported_folder_reproduces_hiddenpool_vectors(family, spec, tiny_backbone, tmp_path):
+    backbone = tiny_backbone(family)
+    model, got, expected = _round_trip(backbone, spec, tmp_path / "exported")
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    native = native_pooling_mode(parse_strategy(spec), backbone) is not None
+    assert (type(model[0]).__name__ == "Transformer") == native
+
+
+def test_native_strategies_load_without_hiddenpool_code(tiny_backbone, tmp_path):
+    backbone = tiny_backbone("bert")
+    out = export_sentence_transformers(backbone, "max@-2", tmp_path / "m", normalize=True)
+    model = st.SentenceTransformer(str(out), device="cpu")  # no trust_remote_code needed
+    got = model.encode(SENTENCES[:3])
+    expected = Encoder(backbone, pooling="max@-2", normalize=True).encode(SENTENCES[:3])
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    assert [type(m).__name__ for m in model] == ["Transformer", "Pooling", "Normalize"]
+
+
+@pytest.mark.slow
+def test_minilm_folder_round_trips_through_hiddenpool(minilm, tmp_path):
+    out = export_sentence_transformers(minilm, None, tmp_path / "minilm")  # its own defaults
+    again = load_backbone(out)
+    assert (again.pooling, again.normalize, again.max_length) == ("mean", True, 256)
+    texts = ["A gripping film.", "Wooden acting and a plot with holes."]
+    np.testing.assert_allclose(
+        Encoder(again).encode(texts), Encoder(minilm).encode(texts), atol=1e-6
+    )
+    reference = st.SentenceTransformer(str(out), device="cpu").encode(texts)
+    np.testing.assert_allclose(Encoder(minilm).encode(texts), reference, atol=1e-5)
+
+
+def test_export_refuses_an_existing_folder_and_learned_strategies(tiny_backbone, tmp_path):
+    backbone = tiny_backbone("bert")
+    (tmp_path / "taken").mkdir()
+    with pytest.raises(ValueError, match="already exists"):
+        export_sentence_transformers(backbone, "mean", tmp_path / "taken")
+    with pytest.raises(ValueError, match="learned parameters"):
+        export_sentence_transformers(backbone, "attention", tmp_path / "new")
+    assert not (tmp_path / "new").exists()
+
+
+def test_export_cli(tiny_dir, tmp_path, capsys):
+    target = tmp_path / "cli-export"
+    code = main(["export", str(tiny_dir("bert")), "--pooling", "mean@-2:", "-o", str(target)])
+    assert code == 0
+    assert "trust_remote_code=True" in capsys.readouterr().out
+    assert (target / "modules.json").is_file()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".cli-export")]
