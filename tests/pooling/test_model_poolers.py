@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from tiny_models import SENTENCES
 from transformers import AutoModel
 
 from hiddenpool import Encoder
+from tiny_models import SENTENCES
 
 
 def _reference(folder, backbone):
