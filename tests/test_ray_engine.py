@@ -1,4 +1,4 @@
-"""The Ray Data engine on a local 2-CPU runtime: same vectors as the local Encoder, shards skipped."""
+"""Ray Data engine on a local 2-CPU runtime: the local Encoder's vectors; finished shards skipped."""
 
 from __future__ import annotations
 
@@ -16,7 +16,9 @@ ray = pytest.importorskip("ray")
 from hiddenpool.ray_engine import RayEmbedSettings, embed_files, list_shards  # noqa: E402
 
 pytestmark = pytest.mark.slow
-WORDS = ["the", "movie", "was", "good", "bad", "great", "boring", "fun", "story", "plot", "actors", "love", "not", "very", "long"]
+WORDS = (
+    "the movie was good bad great boring fun story plot actors love not very long"
+).split()  # noqa: SIM905
 
 
 def _texts(n: int, seed: int) -> list[str]:

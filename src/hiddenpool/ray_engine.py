@@ -1,4 +1,4 @@
-"""Embedding on Ray Data: the same strategies and vectors as :class:`hiddenpool.Encoder`, scaled out.
+"""Embedding on Ray Data: the strategies and vectors of :class:`hiddenpool.Encoder`, scaled out.
 
 Ray is an optional extra (``pip install hiddenpool[ray]``); nothing else in hiddenpool imports it.
 Ray Data reads the input, ``map_batches`` runs a pool of actors that each load the model once, and
