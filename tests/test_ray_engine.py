@@ -1,4 +1,4 @@
-"""Ray Data engine on a local 2-CPU runtime: the local Encoder's vectors; finished shards skipped."""
+"""Ray Data engine on a local 2-CPU runtime: the local vectors; finished shards are skipped."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from hiddenpool.ray_engine import RayEmbedSettings, embed_files, list_shards  # 
 pytestmark = pytest.mark.slow
 WORDS = (
     "the movie was good bad great boring fun story plot actors love not very long"
-).split()  # noqa: SIM905
+).split()
 
 
 def _texts(n: int, seed: int) -> list[str]:

@@ -18,7 +18,7 @@ from transformers import (
     PreTrainedTokenizerFast,
 )
 
-WORDS = (  # noqa: SIM905 - reads as prose
+WORDS = (
     "the a an of to and in is it that this was for on with as by at from be are movie film "
     "good bad great terrible boring fun story plot actors acting love hate not very really "
     "one two three long short sentence text words here there more less some many few"
