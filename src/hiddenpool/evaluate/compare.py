@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Protocol
 
 import numpy as np
@@ -87,16 +90,16 @@ def _probe_fold(
     task: str,
     x: np.ndarray,
     y: np.ndarray,
-    train: np.ndarray,
-    test: np.ndarray,
     settings: _Settings,
+    fold: Fold,
 ) -> tuple[np.ndarray, np.ndarray, tuple[float, ...]]:
-    """Fit on ``train``, predict ``test``; also return training-row inner predictions.
+    """Fit on the fold's train rows, predict its test rows; also return inner predictions.
 
     Returns:
         (test predictions, inner predictions of the training rows, chosen hyperparameters).
         Single-target regression and similarity predictions are 1-D.
     """
+    train, test = fold
     if task == "similarity":  # x holds the cosines: nothing to fit
         return x[test, 0], x[train, 0], ()
     if task == "classification":
@@ -134,6 +137,8 @@ def evaluate_features(
     ensemble_max_k: int = 10,
     seed: int = 0,
     max_iter: int = 200,
+    blas_threads: int | None = 1,
+    n_jobs: int | None = None,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> CompareResult:
     """Score every feature set with the same cross-validated probe and rank them.
@@ -161,6 +166,12 @@ def evaluate_features(
         ensemble_max_k: largest ensemble considered.
         seed: seed of the inner splits.
         max_iter: L-BFGS iteration cap per logistic fit.
+        blas_threads: BLAS threads while probing; None keeps the library default. One is
+            the default because the probes are many small solves: on a busy 2-core machine
+            (or next to a torch thread pool that is still spinning) two OpenBLAS threads
+            made a logistic fold over 10x slower, and ridge 2x slower.
+        n_jobs: folds probed at once in threads (NumPy and LAPACK release the GIL); None
+            uses one per CPU, at most one per fold. Results do not depend on it.
         progress: called as ``progress(name, index, total)`` after each strategy.
 
     Returns:
@@ -168,7 +179,8 @@ def evaluate_features(
 
     Raises:
         ValueError: no features, a feature set with the wrong shape or non-finite values,
-            an unknown default strategy, bad labels, or folds that do not partition the rows.
+            an unknown default strategy, bad labels, folds that do not partition the rows,
+            or an empty or non-positive grid.
     """
     task = data.task
     if task not in ("regression", "classification", "similarity"):
@@ -182,7 +194,46 @@ def evaluate_features(
             f"default strategy {default_strategy!r} is not among the features: "
             f"{', '.join(features)}"
         )
+    for option, grid in (("alphas", alphas), ("Cs", Cs)):
+        if len(grid) == 0 or min(grid) <= 0:
+            raise ValueError(f"{option} must be a non-empty list of positive numbers")
+    if inner_folds < 2:
+        raise ValueError(f"inner_folds must be at least 2, got {inner_folds}")
+    from threadpoolctl import threadpool_limits
+
+    workers = n_jobs if n_jobs is not None else min(len(folds), os.cpu_count() or 1)
+    if workers < 1:
+        raise ValueError(f"n_jobs must be at least 1, got {n_jobs}")
+    with (
+        threadpool_limits(blas_threads, user_api="blas"),
+        ThreadPoolExecutor(max_workers=workers) as pool,
+    ):
+        return _evaluate(
+            features,
+            data,
+            folds,
+            default_strategy,
+            _Settings(tuple(alphas), tuple(Cs), inner_folds, seed, max_iter, 0),
+            ensemble_max_k,
+            progress,
+            pool,
+        )
+
+
+def _evaluate(
+    features: Mapping[str, Features],
+    data: SupportsLabels,
+    folds: Sequence[Fold],
+    default_strategy: str | None,
+    settings: _Settings,
+    ensemble_max_k: int,
+    progress: Callable[[str, int, int], None] | None,
+    pool: ThreadPoolExecutor,
+) -> CompareResult:
+    """The body of :func:`evaluate_features`, once arguments are checked."""
+    task = data.task
     y, classes = _targets(data)
+    settings = replace(settings, n_classes=len(classes))
     n = len(y)
     checked = check_folds(folds, n)
     n_targets = y.shape[1] if y.ndim == 2 else 1
@@ -191,7 +242,6 @@ def evaluate_features(
 
     results: list[StrategyResult] = []
     inner: dict[str, list[np.ndarray]] = {}
-    settings = _Settings(tuple(alphas), tuple(Cs), inner_folds, seed, max_iter, len(classes))
     for index, (name, value) in enumerate(features.items(), start=1):
         start = time.perf_counter()
         if task == "similarity":
@@ -206,15 +256,15 @@ def evaluate_features(
         per_fold: list[dict[str, float]] = []
         params: list[tuple[float, ...]] = []
         inner[name] = []
-        for train, test in checked:
-            test_pred, inner_pred, chosen = _probe_fold(task, x, y, train, test, settings)
+        fits = pool.map(partial(_probe_fold, task, x, y, settings), checked)
+        for (_, test), (test_pred, inner_pred, chosen) in zip(checked, fits, strict=True):
             if oof is None:
                 oof = np.zeros((n, *test_pred.shape[1:]))
             oof[test] = test_pred
             inner[name].append(inner_pred)
             params.append(chosen)
             per_fold.append(score_predictions(task, y[test], test_pred))
-        grid = alphas if task == "regression" else Cs
+        grid = settings.alphas if task == "regression" else settings.Cs
         edges = (min(grid), max(grid)) if task != "similarity" and len(grid) > 1 else ()
         results.append(
             StrategyResult(
@@ -234,7 +284,7 @@ def evaluate_features(
     fold_ids = np.empty(n, dtype=np.int64)
     for number, (_, test) in enumerate(checked):
         fold_ids[test] = number
-    partial = CompareResult(
+    interim = CompareResult(
         task=task,
         primary_metric=primary,
         higher_is_better=HIGHER_IS_BETTER[primary],
@@ -247,23 +297,23 @@ def evaluate_features(
         classes=classes,
     )
     if len(results) < 2:
-        return partial
-    return replace(partial, ensemble=_ensemble(partial, y, checked, inner, ensemble_max_k))
+        return interim
+    return replace(interim, ensemble=_ensemble(interim, y, checked, inner, ensemble_max_k))
 
 
 def _ensemble(
-    partial: CompareResult,
+    interim: CompareResult,
     y: np.ndarray,
     folds: list[Fold],
     inner: dict[str, list[np.ndarray]],
     max_k: int,
 ) -> EnsembleResult:
     """Per fold: choose members on training rows, average their test predictions."""
-    task, primary = partial.task, partial.primary_metric
-    oof = np.zeros_like(partial.strategies[0].oof)
+    task, primary = interim.task, interim.primary_metric
+    oof = np.zeros_like(interim.strategies[0].oof)
     members: list[tuple[str, ...]] = []
     per_fold: list[dict[str, float]] = []
-    by_name = {s.name: s for s in partial.strategies}
+    by_name = {s.name: s for s in interim.strategies}
     for number, (train, test) in enumerate(folds):
         fold_inner = {name: preds[number] for name, preds in inner.items()}
         chosen = choose_members(fold_inner, y[train], task, primary, max_k)
@@ -271,13 +321,13 @@ def _ensemble(
         oof[test] = prediction
         members.append(chosen)
         per_fold.append(score_predictions(task, y[test], prediction))
-    metrics = _summaries(per_fold, partial.metric_names)
-    best = partial.best
+    metrics = _summaries(per_fold, interim.metric_names)
+    best = interim.best
     versus = PairedDifference.between(
         "ensemble",
         best.name,
         primary,
-        partial.higher_is_better,
+        interim.higher_is_better,
         metrics[primary].folds,
         best.metrics[primary].folds,
     )

@@ -220,7 +220,7 @@ class CompareResult:
         for rank, strategy in enumerate(self.ranked(), start=1):
             ranked.append({"rank": rank, **strategy.to_dict(include_predictions)})
         versus = self.winner_vs_default()
-        return {
+        out: dict[str, object] = {
             "task": self.task,
             "primary_metric": self.primary_metric,
             "higher_is_better": self.higher_is_better,
@@ -234,8 +234,10 @@ class CompareResult:
             "winner_vs_default": versus.to_dict() if versus else None,
             "strategies": ranked,
             "ensemble": self.ensemble.to_dict(include_predictions) if self.ensemble else None,
-            "fold_ids": self.fold_ids.tolist() if include_predictions else None,
         }
+        if include_predictions:
+            out["fold_ids"] = self.fold_ids.tolist()
+        return out
 
     def to_json(self, indent: int = 2, include_predictions: bool = False) -> str:
         """The :meth:`to_dict` content as JSON text."""
