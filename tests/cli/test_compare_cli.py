@@ -11,10 +11,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from tiny_models import WORDS
 
 from hiddenpool.cli.main import main
 from hiddenpool.compare import default_strategies
+from tiny_models import WORDS
 
 
 def _texts(n: int, seed: int = 0) -> list[str]:
