@@ -1,0 +1,227 @@
+"""Training data: DATA (a registered dataset or a file) -> texts and label arrays, folds, batches.
+
+Labels are checked here so that a bad file fails in one line before any model is loaded: label
+columns missing or non-numeric, NaN labels, multilabel values other than 0/1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from hiddenpool.data import (
+    SUPPORTED_EXTENSIONS,
+    LabelledData,
+    list_datasets,
+    load_dataset,
+    read_labelled,
+)
+from hiddenpool.train.config import Task, TrainConfig, check_task
+
+__all__ = ["Collator", "TextDataset", "TrainingData", "load_training_data", "make_folds", "prepare"]
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """Texts with labels encoded for a head.
+
+    Attributes:
+        texts: n strings.
+        y: (n, K) float32 for regression and multilabel; (n,) int64 class indices.
+        labels: one name per output (targets, or the sorted classes).
+        targets: the columns the labels came from.
+        task: regression, classification or multilabel.
+        text_column: the column the texts came from.
+        name: dataset or file name.
+    """
+
+    texts: list[str]
+    y: np.ndarray
+    labels: tuple[str, ...]
+    targets: tuple[str, ...]
+    task: Task
+    text_column: str
+    name: str
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+
+def _check_finite(name: str, targets: Sequence[str], values: np.ndarray) -> None:
+    bad = ~np.isfinite(values)
+    if bad.any():
+        matrix = values.reshape(len(values), -1)
+        row, col = np.argwhere(bad.reshape(len(values), -1))[0]
+        raise ValueError(
+            f"{name}: row {row + 1}, label column {targets[int(col)]!r} is {matrix[row, col]}: "
+            "labels must be finite numbers (drop or fill the missing ones)"
+        )
+
+
+def prepare(data: LabelledData, task: str | None = None) -> TrainingData:
+    """Encode a :class:`~hiddenpool.data.LabelledData` for training.
+
+    Args:
+        data: texts and labels (from ``load_dataset`` or ``read_labelled``).
+        task: regression, classification or multilabel; None takes ``data.task``. Multilabel
+            data is read as numeric columns of 0/1.
+    """
+    resolved = check_task(task or data.task)
+    targets = tuple(data.label_names)
+    if resolved == "classification":
+        if data.task != "classification":
+            raise ValueError(
+                f"{data.name} is {data.task} data; it cannot train task classification"
+            )
+        raw = np.asarray([str(v) for v in np.asarray(data.labels).ravel()])
+        classes = tuple(str(c) for c in np.unique(raw))
+        if len(classes) < 2:
+            raise ValueError(
+                f"{data.name}: classification needs at least 2 classes, found {classes}"
+            )
+        index = {c: i for i, c in enumerate(classes)}
+        y = np.asarray([index[v] for v in raw], dtype=np.int64)
+        return TrainingData(
+            list(data.texts), y, classes, targets, "classification", "text", data.name
+        )
+    try:
+        values = np.asarray(data.labels, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"{data.name}: labels of {', '.join(targets)} are not numbers; "
+            f"task {resolved} needs numeric label columns (use --task classification for classes)"
+        ) from None
+    values = values.reshape(len(values), -1)
+    _check_finite(data.name, targets, values)
+    if values.shape[1] != len(targets):
+        targets = tuple(f"label_{j}" for j in range(values.shape[1]))
+    if resolved == "multilabel":
+        bad = ~np.isin(values, (0.0, 1.0))
+        if bad.any():
+            row, col = np.argwhere(bad)[0]
+            raise ValueError(
+                f"{data.name}: row {row + 1}, label column {targets[col]!r} is "
+                f"{values[row, col]:g}; multilabel labels must be 0 or 1"
+            )
+    return TrainingData(
+        list(data.texts), values.astype(np.float32), targets, targets, resolved, "text", data.name
+    )
+
+
+def _looks_like_file(data: str) -> bool:
+    return Path(data).suffix.lower() in SUPPORTED_EXTENSIONS or "/" in data or Path(data).exists()
+
+
+def load_training_data(config: TrainConfig) -> TrainingData:
+    """Read ``config.data``: a registered dataset name, or a .csv/.tsv/.jsonl/.parquet file."""
+    if _looks_like_file(config.data):
+        if config.task is None:
+            raise ValueError(
+                f"{config.data}: a data file needs --task "
+                "(regression, classification or multilabel)"
+            )
+        if not config.label_columns:
+            raise ValueError(
+                f"{config.data}: a data file needs --label-column "
+                "(one, or several for multi-target)"
+            )
+        text_column = config.text_column or "text"
+        read_as = "regression" if config.task == "multilabel" else config.task
+        labelled = read_labelled(config.data, text_column, list(config.label_columns), read_as)
+        prepared = prepare(labelled, config.task)
+        return TrainingData(
+            prepared.texts,
+            prepared.y,
+            prepared.labels,
+            prepared.targets,
+            prepared.task,
+            text_column,
+            prepared.name,
+        )
+    names = [info.name for info in list_datasets()]
+    if config.data not in names:
+        raise ValueError(
+            f"{config.data!r} is neither a data file (.csv, .tsv, .jsonl, .parquet) nor a "
+            f"registered dataset; registered: {', '.join(names)}"
+        )
+    labelled = load_dataset(config.data)
+    if labelled.task == "similarity":
+        raise ValueError(
+            f"{config.data} is a sentence-pair similarity dataset; train takes single texts"
+        )
+    if config.label_columns and tuple(config.label_columns) != tuple(labelled.label_names):
+        raise ValueError(
+            f"{config.data} has label column(s) {', '.join(labelled.label_names)}, "
+            f"not {', '.join(config.label_columns)}"
+        )
+    if config.task is not None and config.task != labelled.task:
+        raise ValueError(f"{config.data} is a {labelled.task} dataset, not {config.task}")
+    return prepare(labelled)
+
+
+def make_folds(
+    n: int, folds: int, seed: int, y: np.ndarray | None = None, valid_fraction: float = 0.1
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Shuffled (train rows, valid rows) pairs, stratified by class when ``y`` holds class indices.
+
+    ``folds >= 2``: K-fold, the valid sets partition the rows. ``folds == 1``: one split holding
+    out ``valid_fraction`` of the rows (none when it is 0).
+    """
+    rng = np.random.default_rng(seed)
+    groups = [np.arange(n)] if y is None else [np.flatnonzero(y == c) for c in np.unique(y)]
+    if folds == 1:
+        valid = [g[rng.permutation(len(g))][: round(len(g) * valid_fraction)] for g in groups]
+        held = np.sort(np.concatenate(valid)) if valid else np.array([], dtype=np.int64)
+        return [(np.setdiff1d(np.arange(n), held), held)]
+    if n < folds:
+        raise ValueError(f"cannot make {folds} folds from {n} rows")
+    assignment = np.empty(n, dtype=np.int64)
+    offset = 0
+    for group in groups:  # deal each class round-robin, continuing where the last one stopped
+        shuffled = group[rng.permutation(len(group))]
+        assignment[shuffled] = (np.arange(len(group)) + offset) % folds
+        offset += len(group)
+    return [
+        (np.flatnonzero(assignment != k), np.flatnonzero(assignment == k)) for k in range(folds)
+    ]
+
+
+class TextDataset(torch.utils.data.Dataset):
+    """Pre-tokenised rows (no padding) with their labels, for the Trainer's DataLoader."""
+
+    def __init__(
+        self, encodings: dict[str, list[Any]], y: np.ndarray | None, rows: np.ndarray
+    ) -> None:
+        self.encodings = encodings
+        self.y = y
+        self.rows = np.asarray(rows, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        row = int(self.rows[index])
+        item: dict[str, Any] = {k: v[row] for k, v in self.encodings.items()}
+        if self.y is not None:
+            item["labels"] = self.y[row]
+        return item
+
+
+class Collator:
+    """Pads token fields with the tokenizer (its padding side) and stacks labels."""
+
+    def __init__(self, tokenizer: Any) -> None:
+        self.tokenizer = tokenizer
+
+    def __call__(self, features: list[dict[str, Any]]) -> dict[str, Tensor]:
+        labels = [f.pop("labels") for f in features] if "labels" in features[0] else None
+        batch = dict(self.tokenizer.pad(features, return_tensors="pt"))
+        if labels is not None:
+            batch["labels"] = torch.as_tensor(np.stack(labels))
+        return batch

@@ -1,0 +1,326 @@
+"""Trainer glue: one fold = load, apply the tricks, Hugging Face ``Trainer``, save; K folds = OOF.
+
+Trainer checkpoints live in ``<model>/checkpoints`` until the fold has finished (see
+:mod:`.results` for the rest of the run folder).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from transformers import (
+    EarlyStoppingCallback,
+    Trainer,
+    TrainerCallback,
+    TrainingArguments,
+    set_seed,
+)
+
+from hiddenpool.backbone import load_backbone
+from hiddenpool.data import LabelledData
+from hiddenpool.encode import resolve_device
+from hiddenpool.train.config import PooledModelConfig, TrainConfig
+from hiddenpool.train.data import (
+    Collator,
+    TextDataset,
+    TrainingData,
+    load_training_data,
+    make_folds,
+    prepare,
+)
+from hiddenpool.train.metrics import (
+    GREATER_IS_BETTER,
+    default_metric,
+    predictions_from_logits,
+    score,
+)
+from hiddenpool.train.model import PooledModel
+from hiddenpool.train.optim import freeze_layers, parameter_groups, reinit_layers
+from hiddenpool.train.results import (
+    FoldResult,
+    TrainResult,
+    finished_fold,
+    is_main_process,
+    prepare_out,
+    write_oof,
+)
+
+__all__ = ["FoldResult", "TrainResult", "build_model", "train"]
+
+
+def _say(verbose: bool, message: str) -> None:
+    if verbose and is_main_process():
+        print(message, file=sys.stderr, flush=True)
+
+
+def build_model(
+    config: TrainConfig, data: TrainingData, device: str | torch.device = "cpu"
+) -> PooledModel:
+    """A fresh PooledModel for ``config`` with re-init, freezing and checkpointing applied."""
+    backbone = load_backbone(config.model, device=device)
+    pooled = PooledModelConfig(
+        pooling=config.pooling,
+        task=data.task,
+        labels=data.labels,
+        targets=data.targets,
+        text_column=data.text_column,
+        dropout=config.dropout,
+        msd=config.msd,
+        loss=config.loss,
+        max_length=config.max_length or backbone.max_length,
+    )
+    model = PooledModel(backbone, replace(pooled, loss=pooled.resolved_loss))  # saved by name
+    reinit_layers(backbone, config.reinit_layers)
+    if config.freeze_layers or config.freeze_embeddings:
+        freeze_layers(backbone, config.freeze_layers, embeddings=True)
+    if config.grad_checkpointing:
+        model.gradient_checkpointing_enable()
+    return model
+
+
+def _precision(config: TrainConfig) -> dict[str, bool]:
+    # fp16/bf16 are GPU features; TrainingArguments rejects them on a CPU-only machine.
+    if not torch.cuda.is_available() or config.device == "cpu" or config.precision == "fp32":
+        return {}
+    if config.precision == "auto":
+        return {"bf16": True} if torch.cuda.is_bf16_supported() else {"fp16": True}
+    return {config.precision: True}
+
+
+def _training_arguments(
+    config: TrainConfig, output_dir: Path, metric: str, evaluate: bool
+) -> TrainingArguments:
+    strategy = "no" if not evaluate else ("steps" if config.eval_steps else "epoch")
+    save = "steps" if config.eval_steps else "epoch"
+    kwargs: dict[str, Any] = dict(
+        output_dir=str(output_dir),
+        num_train_epochs=config.epochs,
+        max_steps=config.max_steps,
+        per_device_train_batch_size=config.batch_size,
+        per_device_eval_batch_size=config.eval_batch_size or 2 * config.batch_size,
+        gradient_accumulation_steps=config.grad_accum,
+        learning_rate=config.lr,
+        weight_decay=config.weight_decay,
+        warmup_steps=config.warmup if config.warmup < 1 else int(config.warmup),
+        lr_scheduler_type=config.scheduler,
+        max_grad_norm=config.max_grad_norm,
+        eval_strategy=strategy,
+        save_strategy=save,
+        save_total_limit=config.save_total_limit,
+        load_best_model_at_end=evaluate,
+        metric_for_best_model=metric if evaluate else None,
+        greater_is_better=GREATER_IS_BETTER[metric] if evaluate else None,
+        logging_strategy="steps",
+        logging_steps=config.logging_steps,
+        seed=config.seed,
+        data_seed=config.seed,
+        report_to="none",
+        label_names=["labels"],
+        remove_unused_columns=False,
+        dataloader_num_workers=config.num_workers,
+        dataloader_pin_memory=torch.cuda.is_available() and config.device != "cpu",
+        use_cpu=config.device == "cpu",
+        # Blocks above the deepest pooled layer are frozen by PooledModel, so none go unused.
+        ddp_find_unused_parameters=False,
+        **_precision(config),
+    )
+    if config.eval_steps:
+        kwargs.update(eval_steps=config.eval_steps, save_steps=config.eval_steps)
+    kwargs.update(config.extra)
+    return TrainingArguments(**kwargs)
+
+
+def _has_checkpoint(folder: Path) -> bool:
+    return folder.is_dir() and any(p.name.startswith("checkpoint-") for p in folder.iterdir())
+
+
+def _train_fold(
+    config: TrainConfig,
+    data: TrainingData,
+    encodings: dict[str, list[Any]],
+    fold: int,
+    train_rows: np.ndarray,
+    valid_rows: np.ndarray,
+    model_dir: Path,
+    metric: str,
+    verbose: bool,
+) -> tuple[FoldResult, np.ndarray | None]:
+    set_seed(config.seed)
+    device = resolve_device(config.device)
+    model = build_model(config, data, device=device)
+    if data.task == "regression":
+        model.head.init_bias(torch.as_tensor(data.y[train_rows].mean(axis=0)))
+    evaluate = len(valid_rows) > 0
+    checkpoints = model_dir / "checkpoints"
+    args = _training_arguments(config, checkpoints, metric, evaluate)
+    optimizer = torch.optim.AdamW(
+        parameter_groups(model, config.lr, config.llrd, config.weight_decay, config.head_lr),
+        lr=config.lr,
+    )
+
+    def compute_metrics(prediction: Any) -> dict[str, float]:
+        logits = prediction.predictions
+        logits = logits[0] if isinstance(logits, tuple) else logits
+        return score(data.task, prediction.label_ids, predictions_from_logits(data.task, logits))
+
+    valid_set = TextDataset(encodings, data.y, valid_rows) if evaluate else None
+    callbacks: list[TrainerCallback] = (
+        [EarlyStoppingCallback(config.early_stopping)] if evaluate and config.early_stopping else []
+    )
+    trainer = Trainer(
+        model=model,
+        args=args,
+        train_dataset=TextDataset(encodings, data.y, train_rows),
+        eval_dataset=valid_set,
+        data_collator=Collator(model.tokenizer),
+        compute_metrics=compute_metrics if evaluate else None,
+        callbacks=callbacks,
+        optimizers=(optimizer, None),
+    )
+    resume = config.resume and _has_checkpoint(checkpoints)
+    _say(
+        verbose,
+        f"fold {fold}: training on {len(train_rows)} rows, validating on {len(valid_rows)}"
+        + (" (resuming from the last checkpoint)" if resume else ""),
+    )
+    start = time.perf_counter()
+    output = trainer.train(resume_from_checkpoint=True if resume else None)
+    seconds = time.perf_counter() - start
+    predictions, metrics = None, {}
+    if valid_set is not None:
+        logits = trainer.predict(valid_set).predictions
+        predictions = predictions_from_logits(
+            data.task, logits[0] if isinstance(logits, tuple) else logits
+        )
+        metrics = score(data.task, data.y[valid_rows], predictions)
+        metrics = {metric: metrics[metric], **{k: v for k, v in metrics.items() if k != metric}}
+    main = trainer.is_world_process_zero()
+    if main:
+        model.save_pretrained(model_dir)
+    if main and predictions is not None:
+        np.save(model_dir / "valid_predictions.npy", predictions)
+    result = FoldResult(
+        fold=fold,
+        metrics=metrics,
+        model_dir=str(model_dir),
+        train_rows=len(train_rows),
+        valid_rows=len(valid_rows),
+        seconds=seconds,
+        train_samples_per_second=float(output.metrics.get("train_samples_per_second", 0.0)),
+        steps=int(output.global_step),
+    )
+    if main:
+        (model_dir / "fold_result.json").write_text(json.dumps(asdict(result), indent=2) + "\n")
+    if main and not config.keep_checkpoints:
+        shutil.rmtree(checkpoints, ignore_errors=True)
+    return result, predictions
+
+
+def train(
+    config: TrainConfig | None = None,
+    data: LabelledData | TrainingData | None = None,
+    verbose: bool = True,
+    **overrides: Any,
+) -> TrainResult:
+    """Fine-tune a pooled model, with K-fold cross-validation when ``config.folds >= 2``.
+
+    Args:
+        config: the run's settings; keyword ``overrides`` replace fields (or build one).
+        data: in-memory data instead of ``config.data``.
+        verbose: print one line per fold to stderr (the Trainer logs its own progress).
+
+    Returns:
+        The per-fold and overall metrics, the out-of-fold predictions and the model folders.
+
+    >>> result = train(data="vader-movies", pooling="mean", folds=5, epochs=1)  # doctest: +SKIP
+    >>> print(result.summary())  # doctest: +SKIP
+    """
+    if config is None:
+        config = TrainConfig(**overrides)
+    elif overrides:
+        config = config.replace(**overrides)
+    if data is None:
+        prepared = load_training_data(config)
+    elif isinstance(data, LabelledData):
+        prepared = prepare(data, config.task)
+    else:
+        prepared = data
+    metric = config.metric or default_metric(prepared.task, len(prepared.labels))
+    if metric not in GREATER_IS_BETTER:
+        raise ValueError(f"unknown metric {metric!r}; choose from {', '.join(GREATER_IS_BETTER)}")
+    strata = prepared.y if prepared.task == "classification" else None
+    fold_seed = config.seed if config.fold_seed is None else config.fold_seed
+    splits = make_folds(len(prepared), config.folds, fold_seed, strata, config.valid_fraction)
+    out = prepare_out(config, splits, len(prepared))
+
+    probe = load_backbone(config.model)  # the tokenizer and max length, as every fold will see them
+    encodings = dict(
+        probe.tokenizer(
+            prepared.texts,
+            truncation=True,
+            max_length=config.max_length or probe.max_length,
+            return_special_tokens_mask=True,
+        )
+    )
+    del probe
+    results: list[FoldResult] = []
+    oof = np.full((len(prepared), len(prepared.labels)), np.nan)
+    fold_of = np.full(len(prepared), -1, dtype=np.int64)
+    for fold, (train_rows, valid_rows) in enumerate(splits):
+        model_dir = out if config.folds == 1 else out / f"fold{fold}"
+        finished = finished_fold(model_dir) if config.resume else None
+        if finished is not None:
+            _say(verbose, f"fold {fold}: already trained, skipped (--resume)")
+            result, predictions = finished
+        else:
+            result, predictions = _train_fold(
+                config,
+                prepared,
+                encodings,
+                fold,
+                train_rows,
+                valid_rows,
+                model_dir,
+                metric,
+                verbose,
+            )
+        results.append(result)
+        if predictions is not None:
+            oof[valid_rows] = predictions
+            fold_of[valid_rows] = fold
+        shown = "  ".join(f"{k} {v:.4f}" for k, v in result.metrics.items())
+        _say(verbose, f"fold {fold}: {shown or 'done'} -> {model_dir}")
+
+    overall: dict[str, float] = {}
+    validated = fold_of >= 0
+    if validated.any():
+        overall = score(prepared.task, prepared.y[validated], oof[validated])
+        overall = {metric: overall[metric], **{k: v for k, v in overall.items() if k != metric}}
+    if config.folds > 1 and is_main_process():
+        write_oof(out, prepared, oof, fold_of)
+    summary = {
+        "task": prepared.task,
+        "metric": metric,
+        "overall": overall,
+        "folds": [asdict(r) for r in results],
+        "labels": list(prepared.labels),
+    }
+    if is_main_process():
+        (out / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return TrainResult(
+        out=out,
+        task=prepared.task,
+        metric=metric,
+        folds=tuple(results),
+        overall=overall,
+        oof=oof if validated.any() else None,
+        labels=prepared.labels,
+    )
