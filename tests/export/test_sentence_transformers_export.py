@@ -95,3 +95,25 @@ def test_export_cli(tiny_dir, tmp_path, capsys):
     assert "trust_remote_code=True" in capsys.readouterr().out
     assert (target / "modules.json").is_file()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".cli-export")]
+
+
+@pytest.mark.parametrize("spec", ["attention", "cls@lstm(1:)", "mean@weighted(1:)", "conv1d"])
+def test_a_trained_pooled_model_exports_its_learned_pooler(spec, tiny_backbone, tmp_path):
+    import torch
+
+    from hiddenpool.train import PooledModel, PooledModelConfig
+
+    config = PooledModelConfig(spec, "regression", labels=("score",), targets=("score",))
+    model = PooledModel(tiny_backbone("bert"), config)
+    with torch.no_grad():  # stand-in for training: weights no fresh module would have
+        for param in model.pooling.parameters():
+            param.add_(torch.randn_like(param) * 0.1)
+    saved = model.save_pretrained(tmp_path / "trained")
+    out = export_sentence_transformers(saved, None, tmp_path / "st")
+    st_model = st.SentenceTransformer(str(out), device="cpu", trust_remote_code=True)
+    texts = [t for t in SENTENCES if t]
+    model.eval()
+    batch = model.backbone.tokenize(texts)
+    with torch.no_grad():
+        expected = model.pool(model.forward_features(batch)).numpy()
+    np.testing.assert_allclose(st_model.encode(texts), expected, atol=1e-5)

@@ -22,7 +22,7 @@ from transformers import PreTrainedModel
 
 from hiddenpool.backbone import Backbone, load_backbone
 from hiddenpool.backbone.capture import find_blocks
-from hiddenpool.pooling import Strategy, parse_strategy
+from hiddenpool.pooling import Pooler, Strategy, parse_strategy
 
 __all__ = ["export_sentence_transformers", "native_depth", "native_pooling_mode"]
 
@@ -77,13 +77,29 @@ def _truncated(backbone: Backbone, depth: int) -> PreTrainedModel:
     return model
 
 
+def _trained_pooler(model: str | Path | Backbone | None) -> tuple[Backbone, Pooler] | None:
+    """The backbone and trained pooler of a PooledModel folder, or None for other models."""
+    if model is None or isinstance(model, Backbone):
+        return None
+    from hiddenpool.train.config import is_pooled_model_dir
+
+    if not is_pooled_model_dir(model):
+        return None
+    from hiddenpool.train import PooledModel
+
+    trained = PooledModel.from_pretrained(model)
+    return trained.backbone, trained.pooling.eval()
+
+
 def _write_json(path: Path, data: object) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
 
 
-def _write_folder(folder: Path, backbone: Backbone, strategy: Strategy, normalize: bool) -> None:
-    mode = native_pooling_mode(strategy, backbone)
+def _write_folder(
+    folder: Path, backbone: Backbone, strategy: Strategy, normalize: bool, pooler: Pooler | None
+) -> None:
+    mode = None if pooler is not None else native_pooling_mode(strategy, backbone)
     if mode is not None:
         _truncated(
             backbone, native_depth(strategy, backbone) or backbone.num_layers
@@ -101,7 +117,7 @@ def _write_folder(folder: Path, backbone: Backbone, strategy: Strategy, normaliz
     else:
         from hiddenpool.export.st_module import HiddenpoolPooling
 
-        HiddenpoolPooling(backbone, str(strategy), backbone.max_length).save(
+        HiddenpoolPooling(backbone, str(strategy), backbone.max_length, pooler).save(
             str(folder / "0_HiddenpoolPooling")
         )
         modules = [
@@ -133,29 +149,38 @@ def export_sentence_transformers(
     """Write a sentence-transformers folder reproducing hiddenpool's vectors for ``pooling``.
 
     Args:
-        model: a model folder, a loaded Backbone, or None for the default model.
-        pooling: the strategy (None: the model's default).
+        model: a model folder, a folder saved by ``PooledModel.save_pretrained`` (its trained
+            pooler is exported, learned or not; the head is not: the folder gives the pooled
+            vectors), a loaded Backbone, or None for the default model.
+        pooling: the strategy (None: the model's default, or the trained model's own).
         output: the folder to create; it must not exist yet (nothing is overwritten).
         normalize: add a Normalize module (None: the model's default).
 
     Returns:
         The folder, complete: it is written beside its final name and renamed into place.
     """
-    backbone = model if isinstance(model, Backbone) else load_backbone(model)
-    strategy = parse_strategy(pooling if pooling is not None else backbone.pooling)
-    if strategy.learned:
-        raise ValueError(
-            f"{strategy} has learned parameters; export a model trained with PooledModel"
-        )
+    trained = _trained_pooler(model)
+    if trained is not None:
+        backbone, pooler = trained
+        strategy = pooler.strategy
+        if pooling is not None and parse_strategy(pooling) != strategy:
+            raise ValueError(f"{model} was trained with --pooling {strategy}, not {pooling}")
+    else:
+        backbone = model if isinstance(model, Backbone) else load_backbone(model)
+        strategy, pooler = parse_strategy(pooling or backbone.pooling), None
+        if strategy.learned:
+            raise ValueError(
+                f"{strategy} has learned parameters: train it (hiddenpool train) and export the "
+                "trained model's folder"
+            )
     target = Path(output)
     if target.exists():
         raise ValueError(f"{target}: already exists; choose a new folder")
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
-        _write_folder(
-            staging, backbone, strategy, backbone.normalize if normalize is None else normalize
-        )
+        normalized = backbone.normalize if normalize is None else normalize
+        _write_folder(staging, backbone, strategy, normalized, pooler)
         os.replace(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

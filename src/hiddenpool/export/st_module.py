@@ -11,14 +11,16 @@ import json
 from pathlib import Path
 from typing import Any
 
+from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
 from hiddenpool.backbone import Backbone, load_backbone
 from hiddenpool.pooling import Pooler, create_pooler
 
-__all__ = ["CONFIG_NAME", "HiddenpoolPooling"]
+__all__ = ["CONFIG_NAME", "POOLER_WEIGHTS", "HiddenpoolPooling"]
 
 CONFIG_NAME = "hiddenpool_module.json"
+POOLER_WEIGHTS = "hiddenpool_pooler.safetensors"
 
 
 class HiddenpoolPooling(nn.Module):
@@ -30,12 +32,16 @@ class HiddenpoolPooling(nn.Module):
         max_length: truncation length in tokens.
     """
 
-    def __init__(self, backbone: Backbone, pooling: str, max_length: int) -> None:
+    def __init__(
+        self, backbone: Backbone, pooling: str, max_length: int, pooler: Pooler | None = None
+    ) -> None:
         super().__init__()
         self.backbone = backbone
         self.model = backbone.model  # registered, so SentenceTransformer.to(device) moves it
         self.max_length = max_length
-        self.pooler: Pooler = create_pooler(pooling, backbone.hidden_size, backbone.num_layers)
+        self.pooler: Pooler = pooler or create_pooler(
+            pooling, backbone.hidden_size, backbone.num_layers
+        )
         strategy = self.pooler.strategy
         self._layers = strategy.layers_needed(backbone.num_layers)
         self._attentions = self._layers if strategy.needs_attentions else frozenset()
@@ -65,10 +71,17 @@ class HiddenpoolPooling(nn.Module):
         self.backbone.tokenizer.save_pretrained(folder)
         config = {"pooling": str(self.pooler.strategy), "max_length": self.max_length}
         (folder / CONFIG_NAME).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+        state = {k: v.detach().contiguous().cpu() for k, v in self.pooler.state_dict().items()}
+        if state:  # a learned pooler (trained by PooledModel) keeps its weights
+            save_file(state, folder / POOLER_WEIGHTS)
 
     @staticmethod
     def load(input_path: str) -> HiddenpoolPooling:
         """Read what :meth:`save` wrote (sentence-transformers' one-argument loading)."""
         folder = Path(input_path)
         config = json.loads((folder / CONFIG_NAME).read_text(encoding="utf-8"))
-        return HiddenpoolPooling(load_backbone(folder), config["pooling"], config["max_length"])
+        module = HiddenpoolPooling(load_backbone(folder), config["pooling"], config["max_length"])
+        if (folder / POOLER_WEIGHTS).is_file():
+            module.pooler.load_state_dict(load_file(folder / POOLER_WEIGHTS))
+        module.pooler.eval()
+        return module
