@@ -1,20 +1,39 @@
-"""Inference: texts in, pooled vectors out, many strategies from one forward pass per batch."""
+"""Inference: texts in, pooled vectors out, many strategies from one forward pass per batch.
+
+Texts are tokenised once into windows (:mod:`hiddenpool.embed.windows`), sorted by length and cut
+into batches by count or by a budget of padded tokens (:mod:`hiddenpool.embed.batching`); each
+batch runs once through a backend (PyTorch or ONNX Runtime) that returns every requested
+strategy; rows go back to input order, long texts' windows are merged
+(:mod:`hiddenpool.embed.merge`), and vectors are normalised last.
+"""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-from torch import Tensor
 from tqdm.auto import tqdm
 
 from hiddenpool.backbone import Backbone, load_backbone
+from hiddenpool.embed.backends import Backend, create_backend
+from hiddenpool.embed.batching import PAD_VALUES, length_sorted_batches, pad_windows
+from hiddenpool.embed.merge import Segment, WindowMerger, plan_segments
+from hiddenpool.embed.windows import (
+    LONG_MODES,
+    Windows,
+    default_stride,
+    special_counts,
+    tokenize_windows,
+)
 from hiddenpool.pooling import Pooler, Strategy, create_pooler, parse_strategy
 
-__all__ = ["Encoder", "resolve_device", "resolve_dtype"]
+__all__ = ["Embedding", "Encoder", "resolve_device", "resolve_dtype"]
+
+_Plan = tuple[Strategy, tuple[Segment, ...], int]  # a strategy, its window-merge segments, width
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -32,8 +51,14 @@ def resolve_dtype(dtype: str | torch.dtype, device: torch.device) -> torch.dtype
         if device.type != "cuda":
             return torch.float32
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    names = {"float32": torch.float32, "fp32": torch.float32, "float16": torch.float16,
-             "fp16": torch.float16, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16}
+    names = {
+        "float32": torch.float32,
+        "fp32": torch.float32,
+        "float16": torch.float16,
+        "fp16": torch.float16,
+        "bfloat16": torch.bfloat16,
+        "bf16": torch.bfloat16,
+    }
     if dtype not in names:
         raise ValueError(f"dtype {dtype!r} is not one of auto, {', '.join(names)}")
     return names[dtype]
@@ -49,6 +74,23 @@ def _check_texts(texts: Sequence[str]) -> list[str]:
     return checked
 
 
+@dataclass(frozen=True)
+class Embedding:
+    """Vectors of several strategies and what computing them took.
+
+    Attributes:
+        vectors: spec (as given) -> (n, width) float32, rows in input order.
+        num_texts: n.
+        num_tokens: tokens run through the model (special tokens in, padding out).
+        num_truncated: texts longer than ``max_length`` (cut in truncate mode, windowed in chunk).
+    """
+
+    vectors: dict[str, np.ndarray]
+    num_texts: int
+    num_tokens: int
+    num_truncated: int
+
+
 class Encoder:
     """Turns texts into vectors with a named pooling strategy.
 
@@ -58,11 +100,17 @@ class Encoder:
         pooling: spec of the default strategy; None takes the model's own (a sentence-transformers
             folder's Pooling module) or ``mean``.
         normalize: L2-normalise vectors; None takes the model's own (its Normalize module).
-        max_length: truncation length in tokens; None takes the model's own.
+        max_length: truncation (or window) length in tokens; None takes the model's own.
         device: ``"auto"``, ``"cpu"``, ``"cuda"``, ...
         dtype: ``"auto"`` (float32 on CPU, bf16/fp16 on GPU), ``"float32"``, ``"float16"``,
             ``"bfloat16"``. Pooling always reduces in float32.
         trust_remote_code: allow code shipped with the checkpoint to run.
+        backend: ``"torch"``; ``"onnx"`` (ONNX Runtime on the CPU, backbone and poolers exported
+            as one graph, cached); ``"onnx-int8"`` (the same, int8 weights).
+        long: texts over ``max_length`` tokens: ``"truncate"`` them, or ``"chunk"`` them into
+            overlapping windows pooled across windows (see :mod:`hiddenpool.embed.merge`).
+        stride: with ``long="chunk"``, tokens shared by consecutive windows; None takes an eighth
+            of a window.
 
     >>> encoder = Encoder()  # doctest: +SKIP
     >>> encoder.encode(["a sentence", "another one"]).shape  # doctest: +SKIP
@@ -78,7 +126,12 @@ class Encoder:
         device: str | torch.device = "auto",
         dtype: str | torch.dtype = "auto",
         trust_remote_code: bool = False,
+        backend: str = "torch",
+        long: str = "truncate",
+        stride: int | None = None,
     ) -> None:
+        if long not in LONG_MODES:
+            raise ValueError(f"long must be one of {', '.join(LONG_MODES)}, got {long!r}")
         if isinstance(model, Backbone):
             self.backbone = model
         else:
@@ -92,6 +145,16 @@ class Encoder:
         self.strategy = parse_strategy(pooling if pooling is not None else self.backbone.pooling)
         self.normalize = self.backbone.normalize if normalize is None else normalize
         self.max_length = max_length or self.backbone.max_length
+        if self.max_length < 1:
+            raise ValueError(f"max_length must be >= 1, got {self.max_length}")
+        self.long = long
+        self.stride = stride
+        if long == "chunk":
+            num_special = sum(special_counts(self.backbone.tokenizer))
+            if stride is None:
+                self.stride = default_stride(self.max_length, num_special)
+            tokenize_windows(self.backbone.tokenizer, [], self.max_length, long, self.stride)
+        self.backend: Backend = create_backend(backend, self.backbone)
         self._poolers: dict[Strategy, Pooler] = {}
 
     def pooler(self, spec: str | Strategy) -> Pooler:
@@ -108,6 +171,11 @@ class Encoder:
             self._poolers[strategy] = pooler.to(backbone.device)
         return self._poolers[strategy]
 
+    @property
+    def batch_tokens(self) -> int:
+        """The padded-token budget per batch that suits this encoder's backend and device."""
+        return self.backend.batch_tokens
+
     def width(self, spec: str | Strategy | None = None) -> int:
         """Output width of ``spec`` (default: this encoder's strategy)."""
         return self.pooler(spec if spec is not None else self.strategy).width
@@ -115,19 +183,25 @@ class Encoder:
     def encode(
         self,
         texts: Sequence[str],
-        batch_size: int = 32,
+        batch_size: int | None = None,
         show_progress: bool | None = None,
+        *,
+        batch_tokens: int | None = None,
     ) -> np.ndarray:
         """Vectors of ``texts`` with this encoder's strategy: (n, width) float32, input order."""
         key = str(self.strategy)
-        return self.encode_many(texts, [key], batch_size, show_progress)[key]
+        return self.encode_many(texts, [key], batch_size, show_progress, batch_tokens=batch_tokens)[
+            key
+        ]
 
     def encode_many(
         self,
         texts: Sequence[str],
         specs: Sequence[str | Strategy],
-        batch_size: int = 32,
+        batch_size: int | None = None,
         show_progress: bool | None = None,
+        *,
+        batch_tokens: int | None = None,
     ) -> dict[str, np.ndarray]:
         """Vectors for several strategies from ONE forward pass per batch.
 
@@ -136,53 +210,116 @@ class Encoder:
                 ``[CLS] [SEP]``); where it gives no token at all (GPT-2 adds none) its vector is
                 all zeros.
             specs: pooling specs; the result is keyed by each spec as given.
-            batch_size: texts per forward pass; texts are sorted by length so batches pad little.
+            batch_size: at most this many texts (windows) per forward pass.
             show_progress: a progress bar; None shows one only on a terminal.
+            batch_tokens: at most this many padded tokens (texts times the longest) per forward
+                pass. When neither limit is given, :attr:`batch_tokens` (what suits the
+                backend) applies. Texts are sorted by length first, so batches pad little.
 
         Returns:
             spec -> (n, width) float32 array, rows in the order of ``texts``.
         """
-        texts = _check_texts(texts)
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        keys = [str(s) for s in specs]
-        poolers = [self.pooler(s) for s in specs]
-        num_layers = self.backbone.num_layers
-        layers = set().union(*(p.strategy.layers_needed(num_layers) for p in poolers))
-        attentions = set().union(
-            *(p.strategy.layers_needed(num_layers) for p in poolers if p.strategy.needs_attentions)
-        )
-        pooler_output = any(p.strategy.needs_pooler for p in poolers)
-        outputs = {k: np.zeros((len(texts), p.width), dtype=np.float32) for k, p in zip(keys, poolers)}
-        if not texts:
-            return outputs
-        encoded = self.backbone.tokenizer(
-            texts, truncation=True, max_length=self.max_length, return_special_tokens_mask=True
-        )
-        lengths = np.array([len(ids) for ids in encoded["input_ids"]])
-        # Longest first, so that batches pad little. A text with no tokens at all (an empty string
-        # for a decoder that adds no BOS) has nothing to pool: its rows stay zero.
-        order = np.argsort(-lengths, kind="stable")[: int((lengths > 0).sum())]
         progress = sys.stderr.isatty() if show_progress is None else show_progress
-        with torch.inference_mode(), tqdm(
-            total=len(order), disable=not progress, unit="text", desc="embedding"
-        ) as bar:
-            for start in range(0, len(order), batch_size):
-                rows = order[start : start + batch_size]
-                batch = self._pad(encoded, rows)
-                states = self.backbone.capture(batch, layers, pooler_output, attentions)
-                for key, pooler in zip(keys, poolers):
-                    outputs[key][rows] = self._finish(pooler(states))
-                bar.update(len(rows))
-        return outputs
+        with tqdm(total=len(texts), disable=not progress, unit="text", desc="embedding") as bar:
 
-    def _pad(self, encoded: dict, rows: np.ndarray) -> dict[str, Tensor]:
-        features = [{k: encoded[k][int(i)] for k in encoded} for i in rows]
-        padded = self.backbone.tokenizer.pad(features, return_tensors="pt")
-        return {k: v.to(self.backbone.device) for k, v in padded.items()}
+            def advance(share: float, tokens: int) -> None:
+                bar.update(round(share * len(texts)) - bar.n)
 
-    def _finish(self, vectors: Tensor) -> np.ndarray:
-        vectors = vectors.to(torch.float32)
+            result = self.embed(
+                texts, specs, batch_size=batch_size, batch_tokens=batch_tokens, on_batch=advance
+            )
+        return result.vectors
+
+    def embed(
+        self,
+        texts: Sequence[str],
+        specs: Sequence[str | Strategy],
+        *,
+        batch_size: int | None = None,
+        batch_tokens: int | None = None,
+        on_batch: Callable[[float, int], None] | None = None,
+    ) -> Embedding:
+        """:meth:`encode_many` with counts: tokens run and texts truncated.
+
+        Args:
+            texts: the texts.
+            specs: pooling specs; the result is keyed by each spec as given.
+            batch_size: at most this many windows per forward pass.
+            batch_tokens: at most this many padded tokens per forward pass; with neither limit,
+                :attr:`batch_tokens` applies.
+            on_batch: called after every batch with the share of windows done so far (0..1)
+                and the tokens of that batch.
+
+        Returns:
+            Embedding with vectors in input order.
+        """
+        texts = _check_texts(texts)
+        if batch_size is None and batch_tokens is None:
+            batch_tokens = self.batch_tokens
+        keys = [str(s) for s in specs]
+        poolers = {key: self.pooler(spec) for key, spec in zip(keys, specs, strict=True)}
+        windows = tokenize_windows(
+            self.backbone.tokenizer, texts, self.max_length, self.long, self.stride
+        )
+        plans = self._plans(poolers) if self.long == "chunk" else {}
+        run = list({p.strategy: p for p in poolers.values()}.values())
+        run += [self.pooler(aux) for aux in _aux(plans) if aux not in {p.strategy for p in run}]
+        outputs = {
+            key: np.zeros((len(texts), p.width), dtype=np.float32) for key, p in poolers.items()
+        }
+        merger = WindowMerger(windows, plans) if plans else None
+        batches = length_sorted_batches(windows.lengths, batch_size, batch_tokens) if run else []
+        done, total = 0, max(1, windows.num_windows)
+        for rows in batches:
+            pooled = self.backend(self._pad(windows, rows), run)
+            merged = merger.add(rows, pooled) if merger is not None else np.zeros(len(rows), bool)
+            texts_rows = windows.doc[rows[~merged]]
+            for key, pooler in poolers.items():
+                outputs[key][texts_rows] = pooled[pooler.strategy][~merged]
+            done += len(rows)
+            if on_batch is not None:
+                on_batch(done / total, int(windows.lengths[rows].sum()))
+        if merger is not None:
+            merger.finish(outputs)
         if self.normalize:
-            vectors = torch.nn.functional.normalize(vectors, p=2.0, dim=-1)
-        return vectors.cpu().numpy()
+            for key, vectors in outputs.items():
+                outputs[key] = _normalized(vectors)
+        return Embedding(
+            vectors=outputs,
+            num_texts=len(texts),
+            num_tokens=windows.num_tokens,
+            num_truncated=int(windows.truncated.sum()),
+        )
+
+    def _plans(self, poolers: dict[str, Pooler]) -> dict[str, _Plan]:
+        summary = self.backbone.facts.summary
+        return {k: (p.strategy, plan_segments(p, summary), p.width) for k, p in poolers.items()}
+
+    def _pad(self, windows: Windows, rows: np.ndarray) -> dict[str, np.ndarray]:
+        tokenizer = self.backbone.tokenizer
+        pad_values = dict(PAD_VALUES)
+        pad_values["input_ids"] = int(tokenizer.pad_token_id)
+        pad_values["token_type_ids"] = int(getattr(tokenizer, "pad_token_type_id", 0) or 0)
+        return pad_windows(
+            windows.features,
+            rows,
+            pad_values,
+            left=tokenizer.padding_side == "left",
+            pool_start=windows.pool_start,
+            pool_stop=windows.pool_stop,
+        )
+
+
+def _aux(plans: dict[str, _Plan]) -> list[Strategy]:
+    """Extra strategies the window merge needs (weighted_mean's plain mean), each once."""
+    found: dict[Strategy, None] = {}
+    for _, segments, _ in plans.values():
+        for seg in segments:
+            if seg.aux is not None:
+                found[seg.aux] = None
+    return list(found)
+
+
+def _normalized(vectors: np.ndarray) -> np.ndarray:
+    tensor = torch.nn.functional.normalize(torch.from_numpy(vectors), p=2.0, dim=-1)
+    return tensor.numpy()

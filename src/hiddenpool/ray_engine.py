@@ -38,6 +38,7 @@ class RayEmbedSettings:
 
     Attributes:
         specs: pooling specs; each becomes an output column named by the spec as written.
+            Empty: the model's own default strategy.
         model: model folder or hub name, None for the default MiniLM-L6.
         text_column: column holding the texts (``text`` for .txt files).
         id_column: column copied to the output to identify rows; None keeps the text column.
@@ -84,7 +85,8 @@ class _EmbedActor:
         if settings.text_column not in batch:
             raise ValueError(f"no column {settings.text_column!r}; columns are {', '.join(batch)}")
         texts = [str(t) if t is not None else "" for t in batch[settings.text_column]]
-        vectors = self.encoder.encode_many(texts, list(settings.specs), show_progress=False)
+        specs = list(settings.specs) or [str(self.encoder.strategy)]
+        vectors = self.encoder.encode_many(texts, specs, show_progress=False)
         keep = settings.id_column or settings.text_column
         if keep not in batch:
             raise ValueError(f"no column {keep!r}; columns are {', '.join(batch)}")
@@ -102,8 +104,9 @@ def embed_dataset(dataset: Any, settings: RayEmbedSettings) -> Any:
         settings: specs, model and pool size.
 
     Returns:
-        A lazy dataset with the id (or text) column and one list<float32> column per spec, rows in
-        input order.
+        A lazy dataset with the id (or text) column and one list<float32> column per spec; rows
+        keep the input order when the dataset was created with Ray Data's
+        ``execution_options.preserve_order`` set (embed_files sets it).
     """
     import ray
 
@@ -187,6 +190,8 @@ def embed_files(
     out.mkdir(parents=True, exist_ok=True)
     if not ray.is_initialized():
         ray.init(address=ray_address, include_dashboard=False, log_to_driver=False)
+    # Before the read: a dataset takes the context it is created in.
+    ray.data.DataContext.get_current().execution_options.preserve_order = True
     written: list[Path] = []
     for shard in shards:
         final = shard_output(out, shard)

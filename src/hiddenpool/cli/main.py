@@ -8,12 +8,31 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from hiddenpool import __version__
-from hiddenpool.cli import export_cmd, inspect_cmd, strategies_cmd
+from hiddenpool.cli import (
+    compare_cmd,
+    datasets_cmd,
+    embed_cmd,
+    export_cmd,
+    inspect_cmd,
+    predict_cmd,
+    strategies_cmd,
+    train_cmd,
+)
+from hiddenpool.data import FetchError
 
 __all__ = ["SUBCOMMANDS", "main"]
 
 # Order here is the order of `hiddenpool --help`.
-SUBCOMMANDS: tuple[ModuleType, ...] = (inspect_cmd, strategies_cmd, export_cmd)
+SUBCOMMANDS: tuple[ModuleType, ...] = (
+    inspect_cmd,
+    strategies_cmd,
+    embed_cmd,
+    compare_cmd,
+    datasets_cmd,
+    export_cmd,
+    train_cmd,
+    predict_cmd,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,7 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.run(args) or 0)
-    except (ValueError, FileNotFoundError, PermissionError, IsADirectoryError) as error:
+    except (ValueError, FileNotFoundError, PermissionError, IsADirectoryError, FetchError) as error:
         print(f"hiddenpool {args.command}: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

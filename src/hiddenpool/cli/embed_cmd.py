@@ -1,0 +1,205 @@
+"""``hiddenpool embed INPUT -o OUTPUT``: a file of texts in, a file of vectors out.
+
+Streams the input in chunks, batches by a token budget, computes every ``--pooling`` from one
+forward pass per batch, and resumes an interrupted run when given the same arguments again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from hiddenpool.cli.embed_ray import add_ray_arguments, run_ray
+from hiddenpool.embed.backends import BACKENDS
+from hiddenpool.embed.engine import DEFAULT_CHUNK_SIZE, embed_file
+from hiddenpool.embed.progress import Progress, format_seconds
+from hiddenpool.embed.windows import LONG_MODES
+from hiddenpool.encode import Encoder
+from hiddenpool.io import OUT_DTYPES, check_output, open_texts
+from hiddenpool.pooling import parse_strategy
+
+__all__ = ["add_parser", "run"]
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
+    return value
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.1f} s" if seconds < 60 else format_seconds(seconds)
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "embed",
+        help="embed a file of texts into .npy/.npz/.parquet vectors (resumable)",
+        description="Embed every text of INPUT (.txt: one per line; .csv/.tsv/.jsonl/.parquet: "
+        "a text column; - : lines on stdin) and write OUTPUT (.npy: one strategy; .npz: several; "
+        ".parquet: ids plus one column per strategy). Several --pooling specs share one forward "
+        "pass. Interrupted runs resume when rerun with the same arguments; nothing appears under "
+        "OUTPUT until it is complete. See docs/embedding.md.",
+    )
+    parser.add_argument("input", help="input file, or - for lines on stdin")
+    parser.add_argument("-o", "--output", required=True, help="output .npy, .npz or .parquet")
+    parser.add_argument(
+        "--model", default=None, help="model folder or hub name (default: the embedded MiniLM-L6)"
+    )
+    parser.add_argument(
+        "--pooling",
+        action="append",
+        metavar="SPEC",
+        default=None,
+        help="pooling spec, repeatable (default: the model's own, else mean); "
+        "see `hiddenpool strategies`",
+    )
+    parser.add_argument(
+        "--text-column", default=None, help="column or JSON key of the texts (default: text)"
+    )
+    parser.add_argument(
+        "--id-column",
+        default=None,
+        help="column or JSON key of row ids to write into a .parquet output",
+    )
+    parser.add_argument(
+        "--max-length",
+        type=_positive,
+        default=None,
+        help="tokens per text or window (default: the model's own)",
+    )
+    parser.add_argument(
+        "--long",
+        choices=LONG_MODES,
+        default="truncate",
+        help="texts over --max-length: truncate them (counted in the summary), "
+        "or chunk them into overlapping windows pooled across windows",
+    )
+    parser.add_argument(
+        "--stride",
+        type=_non_negative,
+        default=None,
+        help="with --long chunk: tokens shared by consecutive windows "
+        "(default: an eighth of a window)",
+    )
+    parser.add_argument(
+        "--normalize",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="L2-normalise vectors (default: the model's own)",
+    )
+    parser.add_argument(
+        "--batch-tokens",
+        type=_positive,
+        default=None,
+        help="padded tokens per forward pass (default: 4096 for torch on CPU, 65536 on GPU, "
+        "2048 for onnx)",
+    )
+    parser.add_argument(
+        "--chunk-size",
+        type=_positive,
+        default=DEFAULT_CHUNK_SIZE,
+        help="texts read, sorted and saved together; the unit of resuming "
+        f"(default: {DEFAULT_CHUNK_SIZE})",
+    )
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
+    parser.add_argument(
+        "--dtype",
+        default="auto",
+        help="auto (float32 on CPU, bf16/fp16 on GPU), float32, float16, bfloat16",
+    )
+    parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="torch",
+        help="torch; onnx (ONNX Runtime on CPU, exported once and cached); "
+        "onnx-int8 (int8 weights, faster, slightly different vectors)",
+    )
+    parser.add_argument(
+        "--out-dtype", choices=OUT_DTYPES, default="float32", help="dtype of the stored vectors"
+    )
+    parser.add_argument(
+        "--restart",
+        action="store_true",
+        help="discard an interrupted run's work instead of resuming it",
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress line and no summary")
+    parser.add_argument(
+        "--trust-remote-code",
+        action="store_true",
+        help="allow code shipped with the checkpoint to run",
+    )
+    add_ray_arguments(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.engine == "ray":
+        return run_ray(args)
+    # Cheap checks first, so a typo does not wait for a model to load.
+    open_texts(args.input, args.text_column, args.id_column)
+    check_output(args.output, args.pooling or ["default"])
+    for spec in args.pooling or []:
+        parse_strategy(spec)
+    encoder = Encoder(
+        args.model,
+        pooling=args.pooling[0] if args.pooling else None,
+        normalize=args.normalize,
+        max_length=args.max_length,
+        device=args.device,
+        dtype=args.dtype,
+        trust_remote_code=args.trust_remote_code,
+        backend=args.backend,
+        long=args.long,
+        stride=args.stride,
+    )
+    progress = Progress(enabled=not args.quiet and sys.stderr.isatty())
+    try:
+        summary = embed_file(
+            args.input,
+            args.output,
+            encoder,
+            args.pooling,
+            text_column=args.text_column,
+            id_column=args.id_column,
+            batch_tokens=args.batch_tokens,
+            chunk_size=args.chunk_size,
+            out_dtype=args.out_dtype,
+            restart=args.restart,
+            progress=progress,
+        )
+    except KeyboardInterrupt:
+        progress.close()
+        print(
+            "hiddenpool embed: interrupted; finished chunks are kept, run the same command "
+            "again to resume",
+            file=sys.stderr,
+        )
+        return 130
+    if not args.quiet:
+        resumed = (
+            f", {summary.resumed_texts:,} of them from an earlier run"
+            if summary.resumed_texts
+            else ""
+        )
+        print(
+            f"embedded {summary.texts:,} texts{resumed} ({summary.tokens:,} tokens, "
+            f"{summary.truncated:,} truncated) in {_duration(summary.seconds)} -> "
+            f"{summary.output}",
+            file=sys.stderr,
+        )
+    return 0

@@ -1,0 +1,84 @@
+"""Run one padded batch and return its pooled vectors: in PyTorch, or in ONNX Runtime.
+
+A backend is a callable ``backend(batch, poolers) -> {strategy: (B, width) float32}``, where
+``batch`` holds (B, T) int64 arrays: the tokenizer's outputs plus ``pool_mask``, the tokens each
+window pools (see :mod:`.windows`). Vectors are not yet normalised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Protocol
+
+import numpy as np
+import torch
+
+from hiddenpool.backbone import Backbone
+from hiddenpool.pooling import Pooler, Strategy
+
+__all__ = ["BACKENDS", "Backend", "TorchBackend", "create_backend"]
+
+BACKENDS: tuple[str, ...] = ("torch", "onnx", "onnx-int8")
+
+
+class Backend(Protocol):
+    """What the Encoder calls once per batch.
+
+    ``batch_tokens`` is the padded-token budget per batch that suits it (see bench/README.md).
+    """
+
+    name: str
+    batch_tokens: int
+
+    def __call__(
+        self, batch: Mapping[str, np.ndarray], poolers: Sequence[Pooler]
+    ) -> dict[Strategy, np.ndarray]: ...
+
+
+class TorchBackend:
+    """The backbone in PyTorch: early-exit capture of the union of layers, then every pooler."""
+
+    name = "torch"
+
+    def __init__(self, backbone: Backbone) -> None:
+        self.backbone = backbone
+        # CPUs: a few thousand tokens keep activations in cache; GPUs want far larger batches.
+        self.batch_tokens = 4096 if backbone.device.type == "cpu" else 65_536
+
+    def __call__(
+        self, batch: Mapping[str, np.ndarray], poolers: Sequence[Pooler]
+    ) -> dict[Strategy, np.ndarray]:
+        backbone = self.backbone
+        num_layers = backbone.num_layers
+        layers = set().union(*(p.strategy.layers_needed(num_layers) for p in poolers))
+        attentions = set().union(
+            *(p.strategy.layers_needed(num_layers) for p in poolers if p.strategy.needs_attentions)
+        )
+        pooler_output = any(p.strategy.needs_pooler for p in poolers)
+        device = backbone.device
+        tensors = {k: torch.from_numpy(v).to(device) for k, v in batch.items()}
+        pool_mask = tensors.pop("pool_mask").bool()
+        with torch.inference_mode():
+            states = backbone.capture(tensors, layers, pooler_output, attentions)
+            states = replace(states, attention_mask=pool_mask)
+            return {p.strategy: p(states).to(torch.float32).cpu().numpy() for p in poolers}
+
+
+def create_backend(name: str, backbone: Backbone) -> Backend:
+    """The backend called ``name`` for ``backbone``.
+
+    ``"onnx"`` exports the backbone with the requested poolers inside the graph (once per model
+    and set of strategies, cached) and runs it in ONNX Runtime on the CPU; ``"onnx-int8"`` does
+    the same with dynamically quantised int8 weights. Both need ``pip install hiddenpool[onnx]``.
+
+    >>> create_backend("torch", load_backbone()).name  # doctest: +SKIP
+    'torch'
+    """
+    if name == "torch":
+        return TorchBackend(backbone)
+    if name in ("onnx", "onnx-int8"):
+        from hiddenpool.embed.onnx import OnnxBackend
+
+        return OnnxBackend(backbone, quantize=name == "onnx-int8")
+    raise ValueError(f"backend {name!r} is not one of {', '.join(BACKENDS)}")

@@ -1,0 +1,97 @@
+"""Length-sorted batches under a token budget, and padding them without Python per token.
+
+A fixed number of texts per batch either wastes a GPU on short texts or runs out of memory on
+long ones; a budget of padded tokens (batch size times the longest window) keeps every forward
+pass about the same cost. Sorting by token length first keeps padding small (the SBERT paper
+measured +89% on CPU from length sorting alone; text-embeddings-inference batches by tokens).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+__all__ = ["PAD_VALUES", "length_sorted_batches", "pad_windows"]
+
+# What each tokenizer output is padded with; input_ids use the tokenizer's pad id.
+PAD_VALUES = {"attention_mask": 0, "special_tokens_mask": 1}
+
+
+def length_sorted_batches(
+    lengths: np.ndarray, batch_size: int | None = None, batch_tokens: int | None = None
+) -> list[np.ndarray]:
+    """Cut the non-empty windows, longest first, into batches.
+
+    Args:
+        lengths: (N,) tokens per window; windows of length 0 are left out (nothing to run).
+        batch_size: at most this many windows per batch.
+        batch_tokens: at most this many padded tokens per batch (windows times the longest);
+            a window longer than the budget still gets a batch of its own.
+
+    Returns:
+        Index arrays into ``lengths``, each sorted longest first.
+
+    >>> [b.tolist() for b in length_sorted_batches(np.array([2, 5, 0, 3]), batch_tokens=6)]
+    [[1], [3, 0]]
+    """
+    if batch_size is None and batch_tokens is None:
+        raise ValueError("give batch_size, batch_tokens or both")
+    if batch_size is not None and batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if batch_tokens is not None and batch_tokens < 1:
+        raise ValueError(f"batch_tokens must be >= 1, got {batch_tokens}")
+    order = np.argsort(-lengths, kind="stable")
+    order = order[: int((lengths > 0).sum())]
+    batches: list[np.ndarray] = []
+    start, total = 0, len(order)
+    while start < total:
+        longest = int(lengths[order[start]])
+        size = total - start
+        if batch_size is not None:
+            size = min(size, batch_size)
+        if batch_tokens is not None:
+            size = min(size, max(1, batch_tokens // longest))
+        batches.append(order[start : start + size])
+        start += size
+    return batches
+
+
+def pad_windows(
+    features: Mapping[str, list[list[int]]],
+    rows: np.ndarray,
+    pad_values: Mapping[str, int],
+    left: bool = False,
+    pool_start: np.ndarray | None = None,
+    pool_stop: np.ndarray | None = None,
+) -> dict[str, np.ndarray]:
+    """Pad the windows ``rows`` into (B, T) int64 arrays.
+
+    Args:
+        features: tokenizer output per window (key -> token lists).
+        rows: the windows of this batch.
+        pad_values: the padding value of each key (0 for keys it does not name).
+        left: pad on the left (XLNet, some decoders) instead of the right.
+        pool_start: (N,) first pooled token of every window; with ``pool_stop`` adds a
+            ``pool_mask`` (B, T) that is 1 on the tokens each window pools.
+        pool_stop: (N,) one past the last pooled token of every window.
+
+    Returns:
+        key -> (B, T) int64, T the longest window of the batch.
+    """
+    sequences = features["input_ids"]
+    lengths = np.fromiter((len(sequences[i]) for i in rows), np.int64, len(rows))
+    width = int(lengths.max()) if len(rows) else 0
+    offsets = width - lengths if left else np.zeros_like(lengths)
+    out: dict[str, np.ndarray] = {}
+    for key, values in features.items():
+        array = np.full((len(rows), width), pad_values.get(key, 0), dtype=np.int64)
+        for b, i in enumerate(rows):
+            array[b, offsets[b] : offsets[b] + lengths[b]] = values[i]
+        out[key] = array
+    if pool_start is not None and pool_stop is not None:
+        columns = np.arange(width)[None, :]
+        lo = (offsets + pool_start[rows])[:, None]
+        hi = (offsets + pool_stop[rows])[:, None]
+        out["pool_mask"] = ((columns >= lo) & (columns < hi)).astype(np.int64)
+    return out

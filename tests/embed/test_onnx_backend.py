@@ -1,0 +1,120 @@
+"""The ONNX Runtime backend agrees with PyTorch to 1e-5, layer combinations included, and
+exports each (model, strategies) once."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from hiddenpool import Encoder
+from tiny_models import SENTENCES, WORDS
+
+pytest.importorskip("onnxruntime")
+pytest.importorskip("onnx")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny models: thread synchronisation dominates
+    yield
+    torch.set_num_threads(before)
+
+
+TEXTS = [*SENTENCES, "This is a long review. " * 30, "emoji 🎬🍿 and punctuation!!! ???"]
+SPECS = [
+    "mean",
+    "cls@concat(-4:)",
+    "mean@-4:",
+    "max@-2",
+    "meanmax@1,-1",
+    "weighted_mean(skip_special=true)",
+    "last@sum(0,-1)",
+]
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("HIDDENPOOL_CACHE", str(tmp_path / "cache"))
+
+
+@pytest.mark.parametrize("family", ["bert", "roberta", "xlnet", "gpt2", "llama"])
+def test_onnx_equals_torch_on_tiny_families(family, tiny_backbone):
+    backbone = tiny_backbone(family)
+    specs = [s.replace("-4:", "-3:") for s in SPECS]  # tiny models have 3 layers
+    torch_out = Encoder(backbone, normalize=False).encode_many(TEXTS, specs, batch_tokens=64)
+    onnx_out = Encoder(backbone, normalize=False, backend="onnx").encode_many(
+        TEXTS, specs, batch_tokens=64
+    )
+    for spec in specs:
+        np.testing.assert_allclose(
+            onnx_out[spec], torch_out[spec], atol=1e-5, rtol=0, err_msg=f"{family} {spec}"
+        )
+
+
+@pytest.mark.slow
+def test_onnx_equals_torch_on_minilm_with_layer_combinations(minilm):
+    specs = ["mean", "mean@-4:", "cls@concat(-4:)"]
+    torch_out = Encoder(minilm).encode_many(TEXTS, specs, batch_tokens=512)
+    encoder = Encoder(minilm, backend="onnx")
+    onnx_out = encoder.encode_many(TEXTS, specs, batch_tokens=512)
+    for spec in specs:
+        np.testing.assert_allclose(onnx_out[spec], torch_out[spec], atol=1e-5, rtol=0)
+
+
+def test_chunked_long_texts_match_between_backends(tiny_backbone):
+    backbone = tiny_backbone("bert")
+    doc = " ".join(np.random.default_rng(0).choice(WORDS, 50))
+    specs = ["mean", "max@-2:", "weighted_mean", "cls"]
+    kwargs = {"max_length": 12, "long": "chunk", "stride": 3, "normalize": False}
+    torch_out = Encoder(backbone, **kwargs).encode_many([doc, "good"], specs)
+    onnx_out = Encoder(backbone, backend="onnx", **kwargs).encode_many([doc, "good"], specs)
+    for spec in specs:
+        np.testing.assert_allclose(onnx_out[spec], torch_out[spec], atol=1e-5)
+
+
+def test_each_strategy_set_is_exported_once_and_reused(tiny_backbone):
+    backbone = tiny_backbone("bert")
+    first = Encoder(backbone, backend="onnx")
+    first.encode_many(["good"], ["mean", "cls@-2"])
+    cache = first.backend.cache_dir  # type: ignore[attr-defined]
+    exports = sorted(p.parent for p in cache.glob("*/model.onnx"))
+    stamps = [p.stat().st_mtime_ns for p in cache.glob("*/model.onnx")]
+    second = Encoder(backbone, backend="onnx")
+    second.encode_many(["bad"], ["mean", "cls@-2"])
+    assert sorted(p.parent for p in cache.glob("*/model.onnx")) == exports
+    assert [p.stat().st_mtime_ns for p in cache.glob("*/model.onnx")] == stamps
+    second.encode_many(["bad"], ["max"])
+    assert len(list(cache.glob("*/model.onnx"))) == len(exports) + 1
+    assert not list(cache.glob(".export-*"))  # no leftovers of the atomic export
+
+
+def test_int8_stays_close_to_float32(tiny_backbone):
+    backbone = tiny_backbone("bert")
+    exact = Encoder(backbone, backend="onnx").encode(TEXTS)
+    quantized = Encoder(backbone, backend="onnx-int8").encode(TEXTS)
+    cosine = (exact * quantized).sum(1)  # both L2-normalised
+    assert cosine.min() > 0.95
+    assert not np.array_equal(exact, quantized)
+
+
+def test_attention_pooling_is_refused_with_the_way_out(tiny_backbone):
+    with pytest.raises(ValueError, match="use --backend torch"):
+        Encoder(tiny_backbone("bert"), backend="onnx").encode_many(["good"], ["attn"])
+
+
+def test_an_export_that_disagrees_with_torch_is_refused_and_not_cached(tiny_backbone, monkeypatch):
+    from hiddenpool.embed import backends
+
+    real = backends.TorchBackend.__call__
+
+    def shifted(self, batch, poolers):
+        return {s: v + 1.0 for s, v in real(self, batch, poolers).items()}
+
+    monkeypatch.setattr(backends.TorchBackend, "__call__", shifted)
+    encoder = Encoder(tiny_backbone("bert"), backend="onnx")
+    with pytest.raises(ValueError, match="differs from PyTorch by 1; use --backend torch"):
+        encoder.encode(["good"])
+    assert not list(encoder.backend.cache_dir.glob("*/model.onnx"))  # type: ignore[attr-defined]
+    assert not list(encoder.backend.cache_dir.glob(".export-*"))  # type: ignore[attr-defined]
