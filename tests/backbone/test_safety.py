@@ -55,3 +55,15 @@ def test_a_folder_without_weights_is_named(tmp_path, tiny_dir):
     shutil.copy(tiny_dir("bert") / "config.json", folder)
     with pytest.raises(FileNotFoundError, match=r"no weights \(\*\.safetensors\)"):
         load_backbone(folder)
+
+
+def test_a_hub_name_while_offline_is_one_line_naming_it(monkeypatch, capsys):
+    import huggingface_hub.constants
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)  # read at import
+    assert main(["inspect", "someone/not-cached-model"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert err[0].startswith("hiddenpool inspect: error: someone/not-cached-model: could not load")
+    assert "not a local folder" in err[0]
