@@ -117,3 +117,21 @@ def test_a_trained_pooled_model_exports_its_learned_pooler(spec, tiny_backbone, 
     with torch.no_grad():
         expected = model.pool(model.forward_features(batch)).numpy()
     np.testing.assert_allclose(st_model.encode(texts), expected, atol=1e-5)
+
+
+def test_export_cli_takes_a_trained_model_folder(tiny_backbone, tmp_path, capsys):
+    from hiddenpool.train import PooledModel, PooledModelConfig
+
+    config = PooledModelConfig("cls@gru(1:)", "regression", labels=("y",), targets=("y",))
+    model = PooledModel(tiny_backbone("bert"), config).eval()
+    saved = model.save_pretrained(tmp_path / "trained")
+    assert main(["export", str(saved), "-o", str(tmp_path / "st")]) == 0
+    assert "trained pooler" in capsys.readouterr().out
+    st_model = st.SentenceTransformer(str(tmp_path / "st"), device="cpu", trust_remote_code=True)
+    assert type(st_model[0].pooler.combiner).__name__ == "LayerRNN"
+    texts = SENTENCES[:3]
+    import torch
+
+    with torch.no_grad():
+        expected = model.pool(model.forward_features(model.backbone.tokenize(texts))).numpy()
+    np.testing.assert_allclose(st_model.encode(texts), expected, atol=1e-5)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from hiddenpool.backbone import load_backbone
+from hiddenpool.cli.common import add_loading_arguments, load_from_args
 from hiddenpool.export import export_sentence_transformers, native_pooling_mode
 from hiddenpool.pooling import parse_strategy
+from hiddenpool.train.config import is_pooled_model_dir
 
 __all__ = ["add_parser", "run"]
 
@@ -40,23 +41,17 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         default=None,
         help="L2-normalise the vectors (default: the model's)",
     )
-    parser.add_argument(
-        "--trust-remote-code",
-        action="store_true",
-        help="allow code shipped with the checkpoint to run",
-    )
-    parser.add_argument(
-        "--allow-pickle",
-        action="store_true",
-        help="accept pickled weights (pytorch_model.bin) when no safetensors exist",
-    )
+    add_loading_arguments(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    backbone = load_backbone(
-        args.model, trust_remote_code=args.trust_remote_code, allow_pickle=args.allow_pickle
-    )
+    if args.model is not None and is_pooled_model_dir(args.model):
+        folder = export_sentence_transformers(args.model, args.pooling, args.output, args.normalize)
+        how = f"SentenceTransformer({str(folder)!r}, trust_remote_code=True)  # trained pooler"
+        print(f"wrote {folder}; load it with {how}")
+        return 0
+    backbone = load_from_args(args)
     strategy = parse_strategy(args.pooling if args.pooling is not None else backbone.pooling)
     folder = export_sentence_transformers(backbone, strategy, args.output, args.normalize)
     if native_pooling_mode(strategy, backbone) is not None:

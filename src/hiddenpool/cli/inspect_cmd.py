@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from hiddenpool.backbone import load_backbone
 from hiddenpool.backbone.anatomy import describe
+from hiddenpool.cli.common import add_loading_arguments, load_from_args
 
 __all__ = ["add_parser", "run"]
 
@@ -26,23 +26,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="model folder or hub name (default: the embedded MiniLM-L6)",
     )
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
-    parser.add_argument(
-        "--trust-remote-code",
-        action="store_true",
-        help="allow code shipped with the checkpoint to run",
-    )
-    parser.add_argument(
-        "--allow-pickle",
-        action="store_true",
-        help="accept pickled weights (pytorch_model.bin) when no safetensors exist",
-    )
+    add_loading_arguments(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    backbone = load_backbone(
-        args.model, trust_remote_code=args.trust_remote_code, allow_pickle=args.allow_pickle
-    )
+    backbone = load_from_args(args)
     anatomy = describe(backbone).to_dict()
     if args.json:
         print(json.dumps(anatomy, indent=2))
