@@ -104,9 +104,8 @@ def embed_dataset(dataset: Any, settings: RayEmbedSettings) -> Any:
         settings: specs, model and pool size.
 
     Returns:
-        A lazy dataset with the id (or text) column and one list<float32> column per spec; rows
-        keep the input order when the dataset was created with Ray Data's
-        ``execution_options.preserve_order`` set (embed_files sets it).
+        A lazy dataset with the id (or text) column and one list<float32> column per spec. Rows
+        are identified by that column: Ray Data may reorder them.
     """
     import ray
 
@@ -176,6 +175,10 @@ def embed_files(
 ) -> list[Path]:
     """Embed every input file into ``output_dir/<file name>.parquet/`` with Ray Data.
 
+    Each shard's vectors are written as one parquet file, so a shard must fit in one worker's
+    memory: split big corpora into many files. Rows carry their id (or text) column; Ray may
+    reorder rows within a shard, so join on that column rather than relying on row order.
+
     Without ``ray_address`` a local Ray runtime sized to this machine is started; with one, the
     call joins that cluster (``"auto"`` for the one this machine belongs to). Shards whose output
     folder exists are skipped; the others are written to a hidden folder and renamed when done.
@@ -198,7 +201,9 @@ def embed_files(
         if not final.exists():
             staging = out / f".{final.name}.{uuid.uuid4().hex}.partial"
             try:
-                embed_dataset(_read(shard), settings).write_parquet(str(staging))
+                # One block, so one file per shard.
+                vectors = embed_dataset(_read(shard), settings).repartition(1)
+                vectors.write_parquet(str(staging))
                 os.replace(staging, final)
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
