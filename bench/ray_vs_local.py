@@ -31,7 +31,7 @@ def main() -> None:
     from hiddenpool import Encoder
     from hiddenpool.compare import subsample
     from hiddenpool.data import load_dataset
-    from hiddenpool.ray_engine import RayEmbedSettings, embed_files
+    from hiddenpool.encode.ray import RayEmbedSettings, embed_files
 
     texts = subsample(load_dataset("vader-movies"), args.rows, seed=0).texts
     folder = Path(tempfile.mkdtemp(prefix="hiddenpool-ray-bench-"))

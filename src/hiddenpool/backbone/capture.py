@@ -15,7 +15,7 @@ from typing import Any
 from torch import Tensor, nn
 
 from hiddenpool.backbone.families import FamilyFacts
-from hiddenpool.backbone.hidden import HiddenStates, resolve_layer
+from hiddenpool.states import HiddenStates, resolve_layer
 
 __all__ = ["capture_hidden_states", "find_blocks", "model_inputs"]
 

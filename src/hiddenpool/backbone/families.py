@@ -16,9 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from hiddenpool.states import Summary
+
 __all__ = ["FAMILIES", "FamilyFacts", "family_facts"]
 
-Summary = Literal["first", "last"]
 Positions = Literal["from_mask", "model", "none"]
 
 

@@ -21,9 +21,9 @@ from transformers.utils import logging as hf_logging
 
 from hiddenpool.backbone.capture import capture_hidden_states, find_blocks
 from hiddenpool.backbone.families import FamilyFacts, family_facts
-from hiddenpool.backbone.hidden import HiddenStates
 from hiddenpool.backbone.safety import check_local_checkpoint, remote_code_refusal
 from hiddenpool.backbone.sentence_transformers import read_sentence_transformers_folder
+from hiddenpool.states import HiddenStates
 
 __all__ = ["DEFAULT_MODEL", "Backbone", "PoolerStatus", "default_model_path", "load_backbone"]
 

@@ -11,11 +11,11 @@ import sys
 from collections.abc import Callable
 
 from hiddenpool.cli.embed_ray import add_ray_arguments, run_ray
-from hiddenpool.embed.backends import BACKENDS
-from hiddenpool.embed.engine import DEFAULT_CHUNK_SIZE, embed_file
-from hiddenpool.embed.progress import Progress, format_seconds
-from hiddenpool.embed.windows import LONG_MODES
 from hiddenpool.encode import Encoder
+from hiddenpool.encode.backends import BACKENDS
+from hiddenpool.encode.files import DEFAULT_CHUNK_SIZE, embed_file
+from hiddenpool.encode.progress import Progress, format_seconds
+from hiddenpool.encode.windows import LONG_MODES
 from hiddenpool.io import OUT_DTYPES, check_output, open_texts
 from hiddenpool.pooling import parse_strategy
 

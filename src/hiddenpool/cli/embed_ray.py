@@ -36,7 +36,7 @@ def add_ray_arguments(parser: argparse.ArgumentParser) -> None:
 def run_ray(args: argparse.Namespace) -> int:
     """Embed with Ray Data; the vectors are the local engine's."""
     try:
-        from hiddenpool.ray_engine import RayEmbedSettings, embed_files
+        from hiddenpool.encode.ray import RayEmbedSettings, embed_files
     except ImportError:  # pragma: no cover - depends on the install
         raise ValueError("--engine ray needs Ray: pip install 'hiddenpool[ray]'") from None
     for option in ("long", "backend"):

@@ -12,7 +12,7 @@ else ``~/.cache/hiddenpool``); later loads are offline.
 
 from __future__ import annotations
 
-from hiddenpool.data.fetch import FetchError, cache_root, fetch
+from hiddenpool.data.fetch import FetchError, fetch
 from hiddenpool.data.labelled import TASKS, LabelledData
 from hiddenpool.data.load import load_dataset
 from hiddenpool.data.readers import SUPPORTED_EXTENSIONS, read_labelled
@@ -24,7 +24,6 @@ __all__ = [
     "DatasetInfo",
     "FetchError",
     "LabelledData",
-    "cache_root",
     "fetch",
     "get_dataset_info",
     "list_datasets",

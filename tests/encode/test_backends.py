@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from hiddenpool import Encoder
-from hiddenpool.embed import BACKENDS, create_backend
+from hiddenpool.encode import BACKENDS, create_backend
 
 
 def test_unknown_backend_lists_the_choices(tiny_backbone):

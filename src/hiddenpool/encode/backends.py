@@ -78,7 +78,7 @@ def create_backend(name: str, backbone: Backbone) -> Backend:
     if name == "torch":
         return TorchBackend(backbone)
     if name in ("onnx", "onnx-int8"):
-        from hiddenpool.embed.onnx import OnnxBackend
+        from hiddenpool.encode.onnx import OnnxBackend
 
         return OnnxBackend(backbone, quantize=name == "onnx-int8")
     raise ValueError(f"backend {name!r} is not one of {', '.join(BACKENDS)}")

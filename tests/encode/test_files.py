@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from hiddenpool import Encoder
-from hiddenpool.embed.engine import embed_file
+from hiddenpool.encode.files import embed_file
 from hiddenpool.io import PartialOutput
 from tiny_models import WORDS
 

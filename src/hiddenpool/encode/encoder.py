@@ -1,10 +1,10 @@
 """Inference: texts in, pooled vectors out, many strategies from one forward pass per batch.
 
-Texts are tokenised once into windows (:mod:`hiddenpool.embed.windows`), sorted by length and cut
-into batches by count or by a budget of padded tokens (:mod:`hiddenpool.embed.batching`); each
+Texts are tokenised once into windows (:mod:`hiddenpool.encode.windows`), sorted by length and cut
+into batches by count or by a budget of padded tokens (:mod:`hiddenpool.encode.batching`); each
 batch runs once through a backend (PyTorch or ONNX Runtime) that returns every requested
 strategy; rows go back to input order, long texts' windows are merged
-(:mod:`hiddenpool.embed.merge`), and vectors are normalised last.
+(:mod:`hiddenpool.encode.merge`), and vectors are normalised last.
 """
 
 from __future__ import annotations
@@ -18,11 +18,12 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from hiddenpool._runtime import resolve_device, resolve_dtype
 from hiddenpool.backbone import Backbone, load_backbone
-from hiddenpool.embed.backends import Backend, create_backend
-from hiddenpool.embed.batching import PAD_VALUES, length_sorted_batches, pad_windows
-from hiddenpool.embed.merge import Segment, WindowMerger, plan_segments
-from hiddenpool.embed.windows import (
+from hiddenpool.encode.backends import Backend, create_backend
+from hiddenpool.encode.batching import PAD_VALUES, length_sorted_batches, pad_windows
+from hiddenpool.encode.merge import Segment, WindowMerger, plan_segments
+from hiddenpool.encode.windows import (
     LONG_MODES,
     Windows,
     default_stride,
@@ -31,37 +32,9 @@ from hiddenpool.embed.windows import (
 )
 from hiddenpool.pooling import Pooler, Strategy, create_pooler, parse_strategy
 
-__all__ = ["Embedding", "Encoder", "resolve_device", "resolve_dtype"]
+__all__ = ["Embedding", "Encoder"]
 
 _Plan = tuple[Strategy, tuple[Segment, ...], int]  # a strategy, its window-merge segments, width
-
-
-def resolve_device(device: str | torch.device) -> torch.device:
-    """``"auto"`` is the first CUDA GPU when there is one, else the CPU."""
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
-
-
-def resolve_dtype(dtype: str | torch.dtype, device: torch.device) -> torch.dtype:
-    """``"auto"`` is float32 on CPU, bfloat16 on GPUs that have it, else float16."""
-    if isinstance(dtype, torch.dtype):
-        return dtype
-    if dtype == "auto":
-        if device.type != "cuda":
-            return torch.float32
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    names = {
-        "float32": torch.float32,
-        "fp32": torch.float32,
-        "float16": torch.float16,
-        "fp16": torch.float16,
-        "bfloat16": torch.bfloat16,
-        "bf16": torch.bfloat16,
-    }
-    if dtype not in names:
-        raise ValueError(f"dtype {dtype!r} is not one of auto, {', '.join(names)}")
-    return names[dtype]
 
 
 def _check_texts(texts: Sequence[str]) -> list[str]:
@@ -108,7 +81,7 @@ class Encoder:
         backend: ``"torch"``; ``"onnx"`` (ONNX Runtime on the CPU, backbone and poolers exported
             as one graph, cached); ``"onnx-int8"`` (the same, int8 weights).
         long: texts over ``max_length`` tokens: ``"truncate"`` them, or ``"chunk"`` them into
-            overlapping windows pooled across windows (see :mod:`hiddenpool.embed.merge`).
+            overlapping windows pooled across windows (see :mod:`hiddenpool.encode.merge`).
         stride: with ``long="chunk"``, tokens shared by consecutive windows; None takes an eighth
             of a window.
 

@@ -105,7 +105,7 @@ def test_attention_pooling_is_refused_with_the_way_out(tiny_backbone):
 
 
 def test_an_export_that_disagrees_with_torch_is_refused_and_not_cached(tiny_backbone, monkeypatch):
-    from hiddenpool.embed import backends
+    from hiddenpool.encode import backends
 
     real = backends.TorchBackend.__call__
 

@@ -8,7 +8,7 @@ import torch
 
 from hiddenpool import Encoder
 from hiddenpool.backbone import load_backbone
-from hiddenpool.embed import tokenize_windows
+from hiddenpool.encode import tokenize_windows
 from hiddenpool.pooling import create_pooler
 from tiny_models import WORDS
 

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hiddenpool.embed.progress import Progress
-from hiddenpool.encode import Encoder
+from hiddenpool.encode.encoder import Encoder
+from hiddenpool.encode.progress import Progress
 from hiddenpool.io import ChunkRecord, PartialOutput, open_texts
 
 __all__ = [

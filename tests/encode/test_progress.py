@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from hiddenpool.embed.progress import Progress, format_seconds
+from hiddenpool.encode.progress import Progress, format_seconds
 
 
 def test_status_line_shows_rates_share_and_eta():

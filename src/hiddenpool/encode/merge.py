@@ -34,9 +34,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hiddenpool.backbone.families import Summary
-from hiddenpool.embed.windows import Windows
+from hiddenpool.encode.windows import Windows
 from hiddenpool.pooling import POOLERS, Pooler, PoolerSpec, Strategy
+from hiddenpool.states import Summary
 
 __all__ = ["Segment", "WindowMerger", "plan_segments"]
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from hiddenpool import Encoder
-from hiddenpool.embed import length_sorted_batches, pad_windows
+from hiddenpool.encode import length_sorted_batches, pad_windows
 from tiny_models import FAMILIES, SENTENCES, WORDS
 
 

@@ -1,15 +1,19 @@
-"""The captured outputs of one forward pass, as a typed container."""
+"""The captured outputs of one forward pass, as a typed container (needs torch only).
+
+Every stage after the backbone reads :class:`HiddenStates`; nothing here knows a model family.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
 from torch import Tensor
 
-from hiddenpool.backbone.families import Summary
+__all__ = ["HiddenStates", "Summary", "resolve_layer"]
 
-__all__ = ["HiddenStates", "resolve_layer"]
+Summary = Literal["first", "last"]  # where the summary token sits: first or last real token
 
 
 def resolve_layer(index: int, num_layers: int) -> int:

@@ -13,12 +13,10 @@ from hiddenpool import Encoder, load_backbone
 
 ray = pytest.importorskip("ray")
 
-from hiddenpool.ray_engine import RayEmbedSettings, embed_files, list_shards  # noqa: E402
+from hiddenpool.encode.ray import RayEmbedSettings, embed_files, list_shards  # noqa: E402
 
 pytestmark = pytest.mark.slow
-WORDS = (
-    "the movie was good bad great boring fun story plot actors love not very long"
-).split()
+WORDS = ("the movie was good bad great boring fun story plot actors love not very long").split()
 
 
 def _texts(n: int, seed: int) -> list[str]:

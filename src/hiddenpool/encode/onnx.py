@@ -33,6 +33,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from hiddenpool._runtime import cache_root
 from hiddenpool.backbone import Backbone, HiddenStates
 from hiddenpool.backbone.capture import model_inputs
 from hiddenpool.pooling import Pooler, Strategy
@@ -51,9 +52,7 @@ _INPUTS = ("input_ids", "attention_mask", "token_type_ids", "special_tokens_mask
 
 
 def onnx_cache_dir() -> Path:
-    """``<cache>/onnx``, the cache root as :func:`hiddenpool.data.cache_root` resolves it."""
-    from hiddenpool.data import cache_root
-
+    """``<cache>/onnx``, the cache root as :func:`hiddenpool._runtime.cache_root` resolves it."""
     return cache_root() / "onnx"
 
 
@@ -170,7 +169,7 @@ def _verify(
 ) -> None:
     """Check the export against the PyTorch path on a batch of another shape than the trace,
     so that nothing shape-dependent was frozen into the graph."""
-    from hiddenpool.embed.backends import TorchBackend
+    from hiddenpool.encode.backends import TorchBackend
 
     expected = TorchBackend(backbone)(batch, poolers)
     got = _run(_session(path), batch)

@@ -68,7 +68,7 @@ class _EmbedActor:
     def __init__(self, settings: RayEmbedSettings) -> None:
         import torch
 
-        from hiddenpool.encode import Encoder
+        from hiddenpool.encode.encoder import Encoder
 
         torch.set_num_threads(max(1, int(os.environ.get("OMP_NUM_THREADS", "1"))))
         self.settings = settings

@@ -1,0 +1,84 @@
+"""Where and how things run: device, dtype, mixed precision, and the cache folder.
+
+Every command resolves ``"auto"`` the same way through these functions: the first CUDA GPU when
+there is one, else the CPU; float32 on the CPU, bfloat16 on GPUs that have it, else float16.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+__all__ = [
+    "DTYPES",
+    "PRECISIONS",
+    "cache_root",
+    "mixed_precision",
+    "resolve_device",
+    "resolve_dtype",
+]
+
+DTYPES: dict[str, torch.dtype] = {
+    "float32": torch.float32,
+    "fp32": torch.float32,
+    "float16": torch.float16,
+    "fp16": torch.float16,
+    "bfloat16": torch.bfloat16,
+    "bf16": torch.bfloat16,
+}
+PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """``"auto"`` is the first CUDA GPU when there is one, else the CPU."""
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def resolve_dtype(dtype: str | torch.dtype, device: torch.device) -> torch.dtype:
+    """``"auto"`` is float32 on CPU, bfloat16 on GPUs that have it, else float16.
+
+    >>> resolve_dtype("auto", torch.device("cpu"))
+    torch.float32
+    """
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    if dtype == "auto":
+        if device.type != "cuda":
+            return torch.float32
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype {dtype!r} is not one of auto, {', '.join(DTYPES)}")
+    return DTYPES[dtype]
+
+
+def mixed_precision(precision: str, device: str) -> dict[str, bool]:
+    """TrainingArguments flags for ``precision`` (auto, fp32, fp16, bf16) on ``device``.
+
+    fp16/bf16 are GPU features (TrainingArguments rejects them on a CPU-only machine), so on the
+    CPU this is always ``{}``; ``"auto"`` is bf16 where the GPU has it, else fp16.
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    if not torch.cuda.is_available() or device == "cpu" or precision == "fp32":
+        return {}
+    if precision == "auto":
+        return {"bf16": True} if torch.cuda.is_bf16_supported() else {"fp16": True}
+    return {precision: True}
+
+
+def cache_root() -> Path:
+    """The hiddenpool cache folder (not created).
+
+    Returns:
+        ``$HIDDENPOOL_CACHE`` if set, else ``$XDG_CACHE_HOME/hiddenpool``, else
+        ``~/.cache/hiddenpool``.
+    """
+    if os.environ.get("HIDDENPOOL_CACHE"):
+        return Path(os.environ["HIDDENPOOL_CACHE"]).expanduser()
+    if os.environ.get("XDG_CACHE_HOME"):
+        return Path(os.environ["XDG_CACHE_HOME"]).expanduser() / "hiddenpool"
+    return Path.home() / ".cache" / "hiddenpool"
