@@ -11,7 +11,7 @@ from train_helpers import synthetic
 
 from hiddenpool.data import LabelledData
 from hiddenpool.train import Predictor, TrainConfig, build_model, train
-from hiddenpool.train.data import make_folds, prepare
+from hiddenpool.train.data import prepare
 from hiddenpool.train.model import PooledModel
 
 FAST = {"disable_tqdm": True}
@@ -74,19 +74,6 @@ def test_kfold_out_of_fold_predictions_cover_every_row_once(tiny_dir, tmp_path):
     assert "out-of-fold" in summary and "fold 2" in summary
     metrics = json.loads((result.out / "metrics.json").read_text())
     assert metrics["metric"] == "accuracy" and len(metrics["folds"]) == 3
-
-
-def test_folds_are_stratified_and_seeded():
-    y = np.array([0] * 9 + [1] * 6)
-    folds = make_folds(15, 3, seed=1, y=y)
-    for _, valid in folds:
-        assert (y[valid] == 0).sum() == 3 and (y[valid] == 1).sum() == 2
-    assert all(
-        np.array_equal(a[1], b[1])
-        for a, b in zip(folds, make_folds(15, 3, seed=1, y=y), strict=True)
-    )
-    ((train_rows, held),) = make_folds(20, 1, seed=0, valid_fraction=0.25)
-    assert len(held) == 5 and np.intersect1d(train_rows, held).size == 0
 
 
 @pytest.mark.parametrize("task", ["regression", "classification", "multi"])

@@ -1,4 +1,5 @@
-"""Seeded cross-validation folds, shared by every strategy so their scores are paired."""
+"""Seeded folds: the one builder of ``compare`` (every strategy on the same folds, so their
+scores are paired) and ``train`` (K-fold or one held-out split)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,28 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["Fold", "check_folds", "make_folds"]
+__all__ = ["Fold", "check_folds", "make_folds", "make_holdout"]
 
 Fold = tuple[np.ndarray, np.ndarray]  # (train indices, test indices)
+
+
+def _stratify_on(
+    n: int, labels: np.ndarray | Sequence[object] | None, minimum: int, what: str, advice: str
+) -> np.ndarray:
+    """Class labels as an array, checked to have ``n`` rows and ``minimum`` rows per class."""
+    if labels is None:
+        raise ValueError("task='classification' needs labels to stratify on")
+    y = np.asarray(labels)
+    if len(y) != n:
+        raise ValueError(f"labels has {len(y)} rows; expected n={n}")
+    classes, counts = np.unique(y, return_counts=True)
+    if counts.min() < minimum:
+        rare = classes[int(np.argmin(counts))]
+        raise ValueError(
+            f"class {str(rare)!r} has {int(counts.min())} rows, fewer than the {minimum} "
+            f"{what}; {advice}"
+        )
+    return y
 
 
 def make_folds(
@@ -20,12 +40,19 @@ def make_folds(
 ) -> list[Fold]:
     """Split ``n`` rows into ``k`` shuffled folds; stratified by class for classification.
 
+    The one fold builder of hiddenpool: ``compare`` and ``train`` both call it, so the same
+    rows, seed, ``k`` and task give the same folds in both. Classification uses sklearn's
+    ``StratifiedKFold`` (which encodes classes by first appearance, so class indices and the
+    raw labels they stand for give the same folds); every other task ``KFold``; both
+    shuffled with ``random_state=seed``.
+
     Args:
         n: number of rows.
         k: number of folds (at least 2).
         seed: shuffling seed; the same seed gives the same folds.
-        labels: (n,) class labels, required when ``task`` is ``"classification"``.
-        task: ``"regression"``, ``"classification"`` or ``"similarity"``.
+        labels: (n,) class labels, required when ``task`` is ``"classification"``; ignored
+            otherwise.
+        task: ``"regression"``, ``"classification"``, ``"similarity"`` or ``"multilabel"``.
 
     Returns:
         ``k`` pairs of sorted (train indices, test indices); test sets partition the rows.
@@ -47,20 +74,57 @@ def make_folds(
     if task != "classification":
         splitter = KFold(n_splits=k, shuffle=True, random_state=seed)
         return [(np.sort(a), np.sort(b)) for a, b in splitter.split(rows)]
-    if labels is None:
-        raise ValueError("make_folds(task='classification') needs labels to stratify on")
-    y = np.asarray(labels)
-    if len(y) != n:
-        raise ValueError(f"labels has {len(y)} rows; expected n={n}")
-    classes, counts = np.unique(y, return_counts=True)
-    if counts.min() < k:
-        rare = classes[int(np.argmin(counts))]
-        raise ValueError(
-            f"class {str(rare)!r} has {int(counts.min())} rows, fewer than the {k} folds; "
-            "use fewer folds or drop the class"
-        )
+    y = _stratify_on(n, labels, k, "folds", "use fewer folds or drop the class")
     stratified = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
     return [(np.sort(a), np.sort(b)) for a, b in stratified.split(rows, y)]
+
+
+def make_holdout(
+    n: int,
+    fraction: float,
+    seed: int = 0,
+    labels: np.ndarray | Sequence[object] | None = None,
+    task: str = "regression",
+) -> Fold:
+    """One shuffled (train, held-out) split, stratified by class for classification.
+
+    ``train --folds 1`` validates on it. sklearn's ``train_test_split``: the held-out set has
+    ``ceil(fraction * n)`` rows.
+
+    Args:
+        n: number of rows.
+        fraction: share of rows held out, in [0, 1); 0 holds out none.
+        seed: shuffling seed.
+        labels: (n,) class labels, required when ``task`` is ``"classification"``.
+        task: as for :func:`make_folds`.
+
+    Returns:
+        Sorted (train indices, held-out indices).
+
+    Raises:
+        ValueError: ``fraction`` outside [0, 1), or (classification) missing labels or a
+            class with a single row.
+
+    >>> train, held = make_holdout(20, 0.25, seed=0)
+    >>> len(train), len(held)
+    (15, 5)
+    """
+    from sklearn.model_selection import train_test_split
+
+    if not 0.0 <= fraction < 1.0:
+        raise ValueError(f"the held-out fraction must be in [0, 1), got {fraction}")
+    rows = np.arange(n)
+    if fraction == 0.0:
+        return rows, np.array([], dtype=np.int64)
+    strata = (
+        _stratify_on(n, labels, 2, "rows a stratified held-out split needs", "drop the class")
+        if task == "classification"
+        else None
+    )
+    train, held = train_test_split(
+        rows, test_size=fraction, random_state=seed, shuffle=True, stratify=strata
+    )
+    return np.sort(train), np.sort(held)
 
 
 def check_folds(folds: Sequence[Fold], n: int) -> list[Fold]:

@@ -1,4 +1,24 @@
-"""Per-fold metrics, their direction, and which one ranks strategies for each task."""
+"""The metrics of ``compare`` and ``train``, their direction, and which one ranks each task.
+
+One definition of each score, shared by the frozen probes and by fine-tuning, so a score means
+the same thing in both. The formulas are scipy's and scikit-learn's; the choices they leave
+open are made here:
+
+* **Spearman** is ``scipy.stats.spearmanr``, except that a constant side (every prediction
+  equal, or every gold value) scores 0.0 rather than scipy's NaN: a constant prediction carries
+  no ranking information, which is what a correlation of zero says, and a NaN would poison the
+  fold mean, its interval, the ranking and the ensemble's choice. NaN *inputs* (a diverged
+  model) still give NaN, as they do for RMSE.
+* **Macro-F1** is ``sklearn.metrics.f1_score(average="macro", zero_division=0)`` over the
+  union of the labels present in the gold and the predicted labels: a class with neither a
+  true nor a predicted member in the set being scored is left out (it says nothing about this
+  set), a class with only one of the two scores 0. For multilabel 0/1 matrices a "label" is a
+  column and the same rule applies. Nothing present at all scores 0.0.
+* **RMSE** is ``sklearn.metrics.root_mean_squared_error``; **MCRMSE** (Feedback Prize 3) is
+  its mean over columns.
+* **Accuracy** is ``sklearn.metrics.accuracy_score``; for multilabel it is per entry (one
+  minus the Hamming loss), not the exact-match subset accuracy.
+"""
 
 from __future__ import annotations
 
@@ -24,53 +44,51 @@ HIGHER_IS_BETTER: dict[str, bool] = {
     "macro_f1": True,
 }
 
-
-def _rank(x: np.ndarray) -> np.ndarray:
-    """Average ranks of a 1-D array (ties share the mean of their positions)."""
-    order = np.argsort(x, kind="mergesort")
-    ranks = np.empty(len(x), dtype=np.float64)
-    ranks[order] = np.arange(1, len(x) + 1, dtype=np.float64)
-    values = x[order]
-    # Tied runs get the mean of their ranks.
-    starts = np.flatnonzero(np.r_[True, values[1:] != values[:-1]])
-    ends = np.r_[starts[1:], len(x)]
-    for start, end in zip(starts, ends, strict=True):
-        if end - start > 1:
-            ranks[order[start:end]] = (start + end + 1) / 2.0
-    return ranks
+_TASKS = "regression, classification, similarity, multilabel"
 
 
 def spearman(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    """Spearman rank correlation of two 1-D arrays.
+    """Spearman rank correlation of two 1-D arrays (``scipy.stats.spearmanr``).
 
     Args:
         y_true: (n,) gold values.
         y_pred: (n,) predictions.
 
     Returns:
-        The correlation; 0.0 when either side is constant (no ranking information), where
-        scipy would return NaN.
+        The correlation; 0.0 when either side is constant or has fewer than 2 values (no
+        ranking information), NaN when either side holds a NaN.
+
+    >>> spearman(np.array([1.0, 2.0, 3.0]), np.array([10.0, 30.0, 20.0]))
+    0.5
+    >>> spearman(np.array([1.0, 2.0, 3.0]), np.array([5.0, 5.0, 5.0]))
+    0.0
     """
-    a = _rank(np.asarray(y_true, dtype=np.float64).ravel())
-    b = _rank(np.asarray(y_pred, dtype=np.float64).ravel())
-    a -= a.mean()
-    b -= b.mean()
-    denom = float(np.sqrt((a * a).sum() * (b * b).sum()))
-    return float((a * b).sum() / denom) if denom > 0 else 0.0
+    from scipy.stats import spearmanr
+
+    a = np.asarray(y_true, dtype=np.float64).ravel()
+    b = np.asarray(y_pred, dtype=np.float64).ravel()
+    if len(a) != len(b):
+        raise ValueError(f"spearman: {len(a)} gold values but {len(b)} predictions")
+    if np.isnan(a).any() or np.isnan(b).any():
+        return float("nan")
+    if len(a) < 2 or np.all(a == a[0]) or np.all(b == b[0]):
+        return 0.0
+    return float(spearmanr(a, b).statistic)
 
 
 def rmse(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     """Root mean squared error over all entries.
 
     Args:
-        y_true: (n,) gold values.
-        y_pred: (n,) predictions.
+        y_true: (n,) or (n, k) gold values.
+        y_pred: predictions of the same shape.
 
     Returns:
-        The RMSE.
+        The RMSE of the flattened arrays.
     """
-    diff = np.asarray(y_true, dtype=np.float64) - np.asarray(y_pred, dtype=np.float64)
-    return float(np.sqrt(np.mean(diff**2)))
+    from sklearn.metrics import root_mean_squared_error
+
+    return float(root_mean_squared_error(np.ravel(y_true), np.ravel(y_pred)))
 
 
 def mcrmse(y_true: np.ndarray, y_pred: np.ndarray) -> float:
@@ -83,49 +101,63 @@ def mcrmse(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     Returns:
         The mean over the k columns of each column's RMSE.
     """
-    diff = np.asarray(y_true, dtype=np.float64) - np.asarray(y_pred, dtype=np.float64)
-    return float(np.mean(np.sqrt(np.mean(diff**2, axis=0))))
+    from sklearn.metrics import root_mean_squared_error
+
+    y = np.asarray(y_true, dtype=np.float64)
+    p = np.asarray(y_pred, dtype=np.float64)
+    return float(root_mean_squared_error(y.reshape(len(y), -1), p.reshape(len(p), -1)))
 
 
 def accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    """Fraction of exact matches.
+    """Fraction of exact matches, per entry (so per label for (n, K) multilabel matrices).
 
     Args:
-        y_true: (n,) class indices.
-        y_pred: (n,) predicted class indices.
+        y_true: (n,) class indices, or (n, K) 0/1 labels.
+        y_pred: predictions of the same shape.
 
     Returns:
         The accuracy.
     """
-    return float(np.mean(np.asarray(y_true) == np.asarray(y_pred)))
+    from sklearn.metrics import accuracy_score
+
+    return float(accuracy_score(np.ravel(y_true), np.ravel(y_pred)))
 
 
 def macro_f1(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    """Unweighted mean of per-class F1 over the classes in ``y_true`` or ``y_pred``.
+    """Unweighted mean of per-class F1 over the classes present in ``y_true`` or ``y_pred``.
 
-    Matches ``sklearn.metrics.f1_score(average="macro", zero_division=0)``.
+    ``sklearn.metrics.f1_score(average="macro", zero_division=0)``; see the module docstring
+    for why a class with no true and no predicted member is left out rather than scored.
 
     Args:
-        y_true: (n,) class indices.
-        y_pred: (n,) predicted class indices.
+        y_true: (n,) class labels, or (n, K) 0/1 multilabel matrix.
+        y_pred: predictions of the same shape.
 
     Returns:
-        The macro-F1.
+        The macro-F1 (0.0 when no class is present at all).
+
+    >>> macro_f1(np.array([0, 0, 1]), np.array([0, 1, 1]))  # class 2 of a 3-class task absent
+    0.6666666666666666
     """
-    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
-    scores = []
-    for label in np.union1d(y_true, y_pred):
-        tp = float(np.sum((y_true == label) & (y_pred == label)))
-        denom = float(np.sum(y_true == label) + np.sum(y_pred == label))
-        scores.append(2.0 * tp / denom if denom > 0 else 0.0)
-    return float(np.mean(scores))
+    from sklearn.metrics import f1_score
+
+    truth, pred = np.asarray(y_true), np.asarray(y_pred)
+    if truth.shape != pred.shape:
+        raise ValueError(f"macro_f1: labels {truth.shape} and predictions {pred.shape} differ")
+    if truth.ndim == 2:  # multilabel: a label is present when a row has it, true or predicted
+        present = np.flatnonzero(truth.astype(bool).any(axis=0) | pred.astype(bool).any(axis=0))
+    else:
+        present = np.union1d(truth, pred)
+    if len(present) == 0:
+        return 0.0
+    return float(f1_score(truth, pred, labels=present, average="macro", zero_division=0))
 
 
 def metric_names(task: str, n_targets: int = 1) -> tuple[str, ...]:
     """The metrics reported for a task, primary first.
 
     Args:
-        task: ``"regression"``, ``"classification"`` or ``"similarity"``.
+        task: ``"regression"``, ``"classification"``, ``"similarity"`` or ``"multilabel"``.
         n_targets: number of regression targets.
 
     Returns:
@@ -137,16 +169,16 @@ def metric_names(task: str, n_targets: int = 1) -> tuple[str, ...]:
         return ("accuracy", "macro_f1")
     if task == "similarity":
         return ("spearman",)
-    raise ValueError(
-        f"unknown task {task!r}; expected one of regression, classification, similarity"
-    )
+    if task == "multilabel":
+        return ("macro_f1", "accuracy")
+    raise ValueError(f"unknown task {task!r}; expected one of {_TASKS}")
 
 
 def primary_metric(task: str, n_targets: int = 1) -> str:
     """The metric that ranks strategies: Spearman, MCRMSE (k > 1 targets) or accuracy.
 
     Args:
-        task: ``"regression"``, ``"classification"`` or ``"similarity"``.
+        task: ``"regression"``, ``"classification"``, ``"similarity"`` or ``"multilabel"``.
         n_targets: number of regression targets.
 
     Returns:
@@ -159,20 +191,30 @@ def score_predictions(task: str, y_true: np.ndarray, pred: np.ndarray) -> dict[s
     """All metrics of one set of predictions.
 
     Args:
-        task: ``"regression"``, ``"classification"`` or ``"similarity"``.
-        y_true: (n,) or (n, k) regression targets, (n,) class indices, or (n,) gold scores.
-        pred: same shape as ``y_true`` for regression and similarity; (n, K) class
-            probabilities for classification.
+        task: ``"regression"``, ``"classification"``, ``"similarity"`` or ``"multilabel"``.
+        y_true: (n,) or (n, k) regression targets, (n,) class indices, (n,) gold scores, or
+            (n, K) 0/1 labels.
+        pred: same shape as ``y_true`` for regression and similarity ((n, 1) is taken for
+            (n,)); (n, K) class probabilities for classification; (n, K) per-label
+            probabilities for multilabel, thresholded at 0.5.
 
     Returns:
-        ``{metric: value}`` for :func:`metric_names` of the task. For several regression
-        targets, ``spearman`` is the mean of the per-column correlations.
+        ``{metric: value}`` for :func:`metric_names` of the task, primary first. For several
+        regression targets, ``spearman`` is the mean of the per-column correlations.
     """
     if task == "classification":
         labels = np.argmax(pred, axis=1)
-        return {"accuracy": accuracy(y_true, labels), "macro_f1": macro_f1(y_true, labels)}
+        classes = np.asarray(y_true).ravel()
+        return {"accuracy": accuracy(classes, labels), "macro_f1": macro_f1(classes, labels)}
+    if task == "multilabel":
+        truth = np.asarray(y_true).astype(np.int64)
+        chosen = (np.asarray(pred, dtype=np.float64) >= 0.5).astype(np.int64)
+        truth, chosen = truth.reshape(len(truth), -1), chosen.reshape(len(chosen), -1)
+        return {"macro_f1": macro_f1(truth, chosen), "accuracy": accuracy(truth, chosen)}
     if task == "similarity":
         return {"spearman": spearman(y_true, pred)}
+    if task != "regression":
+        raise ValueError(f"unknown task {task!r}; expected one of {_TASKS}")
     y_true, pred = np.asarray(y_true), np.asarray(pred)
     if y_true.ndim == 2 and y_true.shape[1] > 1:
         rhos = [spearman(y_true[:, j], pred[:, j]) for j in range(y_true.shape[1])]

@@ -1,4 +1,6 @@
-"""Training data: DATA (a registered dataset or a file) -> texts and label arrays, folds, batches.
+"""Training data: DATA (a registered dataset or a file) -> texts and label arrays, batches.
+
+Folds come from :mod:`hiddenpool.evaluate.folds`, the builder ``compare`` uses.
 
 Labels are checked here so that a bad file fails in one line before any model is loaded: label
 columns missing or non-numeric, NaN labels, multilabel values other than 0/1.
@@ -24,7 +26,7 @@ from hiddenpool.data import (
 )
 from hiddenpool.train.config import Task, TrainConfig, check_task
 
-__all__ = ["Collator", "TextDataset", "TrainingData", "load_training_data", "make_folds", "prepare"]
+__all__ = ["Collator", "TextDataset", "TrainingData", "load_training_data", "prepare"]
 
 
 @dataclass(frozen=True)
@@ -163,33 +165,6 @@ def load_training_data(config: TrainConfig) -> TrainingData:
     if config.task is not None and config.task != labelled.task:
         raise ValueError(f"{config.data} is a {labelled.task} dataset, not {config.task}")
     return prepare(labelled)
-
-
-def make_folds(
-    n: int, folds: int, seed: int, y: np.ndarray | None = None, valid_fraction: float = 0.1
-) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Shuffled (train rows, valid rows) pairs, stratified by class when ``y`` holds class indices.
-
-    ``folds >= 2``: K-fold, the valid sets partition the rows. ``folds == 1``: one split holding
-    out ``valid_fraction`` of the rows (none when it is 0).
-    """
-    rng = np.random.default_rng(seed)
-    groups = [np.arange(n)] if y is None else [np.flatnonzero(y == c) for c in np.unique(y)]
-    if folds == 1:
-        valid = [g[rng.permutation(len(g))][: round(len(g) * valid_fraction)] for g in groups]
-        held = np.sort(np.concatenate(valid)) if valid else np.array([], dtype=np.int64)
-        return [(np.setdiff1d(np.arange(n), held), held)]
-    if n < folds:
-        raise ValueError(f"cannot make {folds} folds from {n} rows")
-    assignment = np.empty(n, dtype=np.int64)
-    offset = 0
-    for group in groups:  # deal each class round-robin, continuing where the last one stopped
-        shuffled = group[rng.permutation(len(group))]
-        assignment[shuffled] = (np.arange(len(group)) + offset) % folds
-        offset += len(group)
-    return [
-        (np.flatnonzero(assignment != k), np.flatnonzero(assignment == k)) for k in range(folds)
-    ]
 
 
 class TextDataset(torch.utils.data.Dataset):

@@ -27,21 +27,17 @@ from transformers import (
 from hiddenpool._runtime import mixed_precision, resolve_device
 from hiddenpool.backbone import load_backbone
 from hiddenpool.data import LabelledData
+from hiddenpool.evaluate.folds import make_folds, make_holdout
+from hiddenpool.evaluate.metrics import HIGHER_IS_BETTER, score_predictions
 from hiddenpool.train.config import PooledModelConfig, TrainConfig
 from hiddenpool.train.data import (
     Collator,
     TextDataset,
     TrainingData,
     load_training_data,
-    make_folds,
     prepare,
 )
-from hiddenpool.train.metrics import (
-    GREATER_IS_BETTER,
-    default_metric,
-    predictions_from_logits,
-    score,
-)
+from hiddenpool.train.metrics import default_metric, predictions_from_logits
 from hiddenpool.train.model import PooledModel
 from hiddenpool.train.optim import freeze_layers, parameter_groups, reinit_layers
 from hiddenpool.train.results import (
@@ -108,7 +104,7 @@ def _training_arguments(
         save_total_limit=config.save_total_limit,
         load_best_model_at_end=evaluate,
         metric_for_best_model=metric if evaluate else None,
-        greater_is_better=GREATER_IS_BETTER[metric] if evaluate else None,
+        greater_is_better=HIGHER_IS_BETTER[metric] if evaluate else None,
         logging_strategy="steps",
         logging_steps=config.logging_steps,
         seed=config.seed,
@@ -160,7 +156,8 @@ def _train_fold(
     def compute_metrics(prediction: Any) -> dict[str, float]:
         logits = prediction.predictions
         logits = logits[0] if isinstance(logits, tuple) else logits
-        return score(data.task, prediction.label_ids, predictions_from_logits(data.task, logits))
+        predictions = predictions_from_logits(data.task, logits)
+        return score_predictions(data.task, prediction.label_ids, predictions)
 
     valid_set = TextDataset(encodings, data.y, valid_rows) if evaluate else None
     callbacks: list[TrainerCallback] = (
@@ -191,7 +188,7 @@ def _train_fold(
         predictions = predictions_from_logits(
             data.task, logits[0] if isinstance(logits, tuple) else logits
         )
-        metrics = score(data.task, data.y[valid_rows], predictions)
+        metrics = score_predictions(data.task, data.y[valid_rows], predictions)
         metrics = {metric: metrics[metric], **{k: v for k, v in metrics.items() if k != metric}}
     main = trainer.is_world_process_zero()
     if main:
@@ -245,11 +242,15 @@ def train(
     else:
         prepared = data
     metric = config.metric or default_metric(prepared.task, len(prepared.labels))
-    if metric not in GREATER_IS_BETTER:
-        raise ValueError(f"unknown metric {metric!r}; choose from {', '.join(GREATER_IS_BETTER)}")
-    strata = prepared.y if prepared.task == "classification" else None
+    if metric not in HIGHER_IS_BETTER:
+        raise ValueError(f"unknown metric {metric!r}; choose from {', '.join(HIGHER_IS_BETTER)}")
     fold_seed = config.seed if config.fold_seed is None else config.fold_seed
-    splits = make_folds(len(prepared), config.folds, fold_seed, strata, config.valid_fraction)
+    n, y, task = len(prepared), prepared.y, prepared.task  # compare's folds for the same seed
+    splits = (
+        [make_holdout(n, config.valid_fraction, fold_seed, y, task)]
+        if config.folds == 1
+        else make_folds(n, config.folds, fold_seed, y, task)
+    )
     out = prepare_out(config, splits, len(prepared))
 
     probe = load_backbone(config.model)  # the tokenizer and max length, as every fold will see them
@@ -293,7 +294,7 @@ def train(
     overall: dict[str, float] = {}
     validated = fold_of >= 0
     if validated.any():
-        overall = score(prepared.task, prepared.y[validated], oof[validated])
+        overall = score_predictions(prepared.task, prepared.y[validated], oof[validated])
         overall = {metric: overall[metric], **{k: v for k, v in overall.items() if k != metric}}
     if config.folds > 1 and is_main_process():
         write_oof(out, prepared, oof, fold_of)
