@@ -13,8 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hiddenpool.evaluate.ridge import standardise
-
 __all__ = ["DEFAULT_CS", "LogisticFold", "fit_logistic", "logistic_fold", "predict_proba"]
 
 DEFAULT_CS: tuple[float, ...] = tuple(float(c) for c in np.logspace(-4, 2, 7))
@@ -165,7 +163,11 @@ def logistic_fold(
     grid = sorted(float(c) for c in Cs)
     if not grid:
         raise ValueError("Cs is empty; give at least one C value")
-    xs, xt = standardise(x_train, x_test)
+    from sklearn.preprocessing import StandardScaler
+
+    scaler = StandardScaler().fit(np.asarray(x_train, dtype=np.float64))
+    xs = scaler.transform(np.asarray(x_train, dtype=np.float64))
+    xt = scaler.transform(np.asarray(x_test, dtype=np.float64))
     y = np.asarray(y_train, dtype=np.int64)
     splits = _inner_splits(y, inner_folds, seed)
     warm: list[Params | None] = [None] * len(splits)
