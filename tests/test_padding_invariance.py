@@ -9,6 +9,7 @@ import torch
 from conftest import ALL_FAMILIES
 from hiddenpool import Encoder
 from hiddenpool.pooling import list_poolers
+from hiddenpool.states import CaptureRequest
 from tiny_models import SENTENCES
 
 PARAMETER_FREE = [p for p in list_poolers(learned=False) if p != "pooler"]
@@ -67,7 +68,7 @@ def test_cls_is_the_family_summary_token_under_either_padding(
     finally:
         backbone.tokenizer.padding_side = old
     with torch.no_grad():
-        states = backbone.capture(batch, [-1])
+        states = backbone.capture(batch, CaptureRequest(frozenset({-1})))
     pooled = Encoder(backbone).pooler("cls")(states)
     summary_id = backbone.tokenizer.convert_tokens_to_ids(summary_token)
     rows, cols = (batch["input_ids"] == summary_id).nonzero(as_tuple=True)
@@ -88,7 +89,7 @@ def test_skip_special_leaves_cls_and_sep_out_of_the_mean(tiny_backbone):
     backbone = tiny_backbone("bert")
     batch = backbone.tokenize(SENTENCES[:2])
     with torch.no_grad():
-        states = backbone.capture(batch, [-1])
+        states = backbone.capture(batch, CaptureRequest(frozenset({-1})))
     encoder = Encoder(backbone, normalize=False)
     got = encoder.pooler("mean(skip_special=true)")(states)
     hidden = states.layers[backbone.num_layers]

@@ -5,13 +5,14 @@ Every stage after the backbone reads :class:`HiddenStates`; nothing here knows a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from torch import Tensor
+if TYPE_CHECKING:
+    from torch import Tensor
 
-__all__ = ["HiddenStates", "Summary", "resolve_layer"]
+__all__ = ["CaptureRequest", "HiddenStates", "Summary", "resolve_layer"]
 
 Summary = Literal["first", "last"]  # where the summary token sits: first or last real token
 
@@ -29,6 +30,50 @@ def resolve_layer(index: int, num_layers: int) -> int:
             f"(0 = embedding output .. {num_layers} = last layer, or -1 .. -{num_layers + 1})"
         )
     return resolved
+
+
+@dataclass(frozen=True)
+class CaptureRequest:
+    """What one forward pass must keep: the one description capture, backends and heads share.
+
+    Built from strategies (:meth:`hiddenpool.pooling.Strategy.capture_request`) and merged with
+    ``|`` when several strategies share a pass.
+
+    Attributes:
+        layers: hidden_states indices to keep (0 = embedding output; negative from the end).
+        attentions: hidden_states indices ``i >= 1`` whose block's attention maps to keep.
+        pooler_output: also keep the model's own ``pooler_output`` (runs the model to the end).
+
+    >>> (CaptureRequest(frozenset({2})) | CaptureRequest(frozenset({6}), pooler_output=True))
+    CaptureRequest(layers=frozenset({2, 6}), attentions=frozenset(), pooler_output=True)
+    """
+
+    layers: frozenset[int] = frozenset()
+    attentions: frozenset[int] = frozenset()
+    pooler_output: bool = False
+
+    def __or__(self, other: CaptureRequest) -> CaptureRequest:
+        return CaptureRequest(
+            self.layers | other.layers,
+            self.attentions | other.attentions,
+            self.pooler_output or other.pooler_output,
+        )
+
+    @classmethod
+    def union(cls, requests: Iterable[CaptureRequest]) -> CaptureRequest:
+        """Everything any of ``requests`` needs (an empty request for none)."""
+        merged = cls()
+        for request in requests:
+            merged = merged | request
+        return merged
+
+    def resolved(self, num_layers: int) -> CaptureRequest:
+        """The same request with indices in 0..num_layers (ValueError when out of range)."""
+        return CaptureRequest(
+            frozenset(resolve_layer(i, num_layers) for i in self.layers),
+            frozenset(resolve_layer(i, num_layers) for i in self.attentions),
+            self.pooler_output,
+        )
 
 
 @dataclass(frozen=True)

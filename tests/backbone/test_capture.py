@@ -7,6 +7,7 @@ import torch
 from transformers import AutoModel
 
 from conftest import ALL_FAMILIES
+from hiddenpool.states import CaptureRequest
 from tiny_models import SENTENCES, reference_model
 
 
@@ -28,7 +29,7 @@ def test_every_layer_equals_output_hidden_states(family, tiny_dir, tiny_backbone
     plain = {k: v for k, v in batch.items() if k != "special_tokens_mask"}
     with torch.no_grad():
         expected = reference(**plain, output_hidden_states=True).hidden_states
-        states = backbone.capture(batch, range(backbone.num_layers + 1))
+        states = backbone.capture(batch, CaptureRequest(frozenset(range(backbone.num_layers + 1))))
     assert len(expected) == backbone.num_layers + 1
     real = batch["attention_mask"].bool()
     for index, hidden in enumerate(expected):
@@ -47,7 +48,9 @@ def test_capture_keeps_only_requested_layers_and_stops_early(family, index, tiny
     ]
     try:
         with torch.no_grad():
-            states = backbone.capture(backbone.tokenize(SENTENCES[:2]), [index])
+            states = backbone.capture(
+                backbone.tokenize(SENTENCES[:2]), CaptureRequest(frozenset({index}))
+            )
     finally:
         for handle in handles:
             handle.remove()
@@ -64,7 +67,7 @@ def test_minilm_mean_at_minus_2_runs_five_of_six_blocks(minilm):
     handles = [b.register_forward_hook(lambda m, a, o: calls.append(1)) for b in blocks]
     try:
         with torch.no_grad():
-            minilm.capture(minilm.tokenize(["one sentence"]), [-2])
+            minilm.capture(minilm.tokenize(["one sentence"]), CaptureRequest(frozenset({-2})))
     finally:
         for handle in handles:
             handle.remove()
@@ -78,8 +81,8 @@ def test_left_padding_gives_the_same_real_token_states(family, tiny_backbone):
     right = _plain_batch(backbone, SENTENCES, "right")
     left = _plain_batch(backbone, SENTENCES, "left")
     with torch.no_grad():
-        a = backbone.capture(right, [1, -1])
-        b = backbone.capture(left, [1, -1])
+        a = backbone.capture(right, CaptureRequest(frozenset({1, -1})))
+        b = backbone.capture(left, CaptureRequest(frozenset({1, -1})))
     for index in a.layers:
         torch.testing.assert_close(
             a.layers[index][right["attention_mask"].bool()],
@@ -96,7 +99,7 @@ def test_attentions_are_captured_from_the_block_of_that_layer(tiny_dir, tiny_bac
     plain = {k: v for k, v in batch.items() if k != "special_tokens_mask"}
     with torch.no_grad():
         expected = reference(**plain, output_attentions=True).attentions
-        states = backbone.capture(batch, [2], attentions=[2])
+        states = backbone.capture(batch, CaptureRequest(frozenset({2}), frozenset({2})))
     real = batch["attention_mask"].bool()  # rows of padding queries differ by their positions
     torch.testing.assert_close(
         states.attentions[2].transpose(1, 2)[real], expected[1].transpose(1, 2)[real]
@@ -106,4 +109,4 @@ def test_attentions_are_captured_from_the_block_of_that_layer(tiny_dir, tiny_bac
 def test_layer_out_of_range_names_the_valid_range(tiny_backbone):
     backbone = tiny_backbone("bert")
     with pytest.raises(ValueError, match=r"layer 9 is out of range.*0 = embedding output"):
-        backbone.capture(backbone.tokenize(["x"]), [9])
+        backbone.capture(backbone.tokenize(["x"]), CaptureRequest(frozenset({9})))

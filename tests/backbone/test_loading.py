@@ -12,6 +12,7 @@ import transformers
 
 from hiddenpool import Encoder, load_backbone
 from hiddenpool.backbone import default_model_path
+from hiddenpool.states import CaptureRequest
 from tiny_models import SENTENCES
 
 
@@ -35,7 +36,7 @@ def test_a_checkpoint_with_a_head_gives_the_base_models_hidden_states(
     plain = {k: v for k, v in batch.items() if k != "special_tokens_mask"}
     with torch.no_grad():
         expected = with_head(**plain, output_hidden_states=True).hidden_states
-        states = backbone.capture(batch, range(backbone.num_layers + 1))
+        states = backbone.capture(batch, CaptureRequest(frozenset(range(backbone.num_layers + 1))))
     real = batch["attention_mask"].bool()
     for index, hidden in enumerate(expected):
         torch.testing.assert_close(states.layers[index][real], hidden[real], atol=1e-5, rtol=1e-5)

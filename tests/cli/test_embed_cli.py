@@ -182,7 +182,7 @@ def _bad(tmp_path: Path, name: str, content: bytes) -> Path:
         ("in.csv", b"text\na\n", ["--id-column", "key"], "no column 'key'"),
         ("in.txt", b"a\n", ["--pooling", "mean", "--pooling", "cls"], "holds one strategy"),
         ("in.txt", b"a\n", ["--pooling", "nope"], "unknown pooler 'nope'"),
-        ("in.txt", b"a\n", ["--long", "chunk", "--pooling", "attn"], "use --long truncate"),
+        ("in.txt", b"a\n", ["--long", "chunk", "--pooling", "attn"], "truncate long texts instead"),
         ("missing.txt", None, [], "missing.txt: no such file"),
         ("in.docx", b"a", [], "unknown input format '.docx'"),
     ],

@@ -86,7 +86,7 @@ def _manual(backbone, doc: str, max_length: int, stride: int, spec: str) -> np.n
     for i in range(windows.num_windows):
         batch = {k: torch.tensor([v[i]]) for k, v in windows.features.items()}
         with torch.no_grad():
-            states = backbone.capture(batch, pooler.strategy.layers_needed(backbone.num_layers))
+            states = backbone.capture(batch, pooler.strategy.capture_request(backbone.num_layers))
         hidden = torch.stack([states.layer(j) for j in pooler.layer_indices]).mean(0)[0]
         owned = hidden[windows.pool_start[i] : windows.pool_stop[i]]
         sums.append(owned.sum(0))

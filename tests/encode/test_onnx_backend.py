@@ -100,7 +100,7 @@ def test_int8_stays_close_to_float32(tiny_backbone):
 
 
 def test_attention_pooling_is_refused_with_the_way_out(tiny_backbone):
-    with pytest.raises(ValueError, match="use --backend torch"):
+    with pytest.raises(ValueError, match="use the torch backend"):
         Encoder(tiny_backbone("bert"), backend="onnx").encode_many(["good"], ["attn"])
 
 

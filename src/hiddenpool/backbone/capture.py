@@ -9,13 +9,13 @@ layer is read from the model's own ``last_hidden_state`` (after any final norm),
 from __future__ import annotations
 
 import inspect
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from torch import Tensor, nn
 
 from hiddenpool.backbone.families import FamilyFacts
-from hiddenpool.states import HiddenStates, resolve_layer
+from hiddenpool.states import CaptureRequest, HiddenStates
 
 __all__ = ["capture_hidden_states", "find_blocks", "model_inputs"]
 
@@ -79,9 +79,7 @@ def capture_hidden_states(
     facts: FamilyFacts,
     num_layers: int,
     batch: Mapping[str, Tensor],
-    layers: Iterable[int],
-    pooler: bool = False,
-    attentions: Iterable[int] = (),
+    request: CaptureRequest,
 ) -> HiddenStates:
     """Run ``model`` on ``batch`` and keep the requested hidden_states entries.
 
@@ -91,16 +89,16 @@ def capture_hidden_states(
         num_layers: its number of blocks.
         batch: tokenizer output with ``input_ids`` and ``attention_mask`` (B, T), optionally
             ``special_tokens_mask``.
-        layers: hidden_states indices to keep (0 = embedding output, negative from the end).
-        pooler: also run to the end and keep ``pooler_output``.
-        attentions: hidden_states indices ``i >= 1`` whose block's attention probabilities to keep
-            (needs an eager attention implementation on the model).
+        request: the hidden_states indices to keep (0 = embedding output, negative from the
+            end), the blocks whose attention probabilities to keep (needs an eager attention
+            implementation on the model), and whether to run to the end for ``pooler_output``.
 
     Returns:
         HiddenStates with exactly the requested layers, each (B, T, H).
     """
-    wanted = sorted({resolve_layer(i, num_layers) for i in layers})
-    wanted_attn = sorted({resolve_layer(i, num_layers) for i in attentions})
+    resolved = request.resolved(num_layers)
+    wanted, wanted_attn = sorted(resolved.layers), sorted(resolved.attentions)
+    pooler = request.pooler_output
     if 0 in wanted_attn:
         raise ValueError("layer 0 is the embedding output: it has no attention to pool with")
     blocks = find_blocks(model, facts, num_layers)

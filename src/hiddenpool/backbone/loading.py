@@ -23,7 +23,7 @@ from hiddenpool.backbone.capture import capture_hidden_states, find_blocks
 from hiddenpool.backbone.families import FamilyFacts, family_facts
 from hiddenpool.backbone.safety import check_local_checkpoint, remote_code_refusal
 from hiddenpool.backbone.sentence_transformers import read_sentence_transformers_folder
-from hiddenpool.states import HiddenStates
+from hiddenpool.states import CaptureRequest, HiddenStates
 
 __all__ = ["DEFAULT_MODEL", "Backbone", "PoolerStatus", "default_model_path", "load_backbone"]
 
@@ -104,27 +104,31 @@ class Backbone:
         )
         return {k: v.to(self.device) for k, v in encoded.items()}
 
-    def capture(
-        self,
-        batch: dict[str, Tensor],
-        layers: Iterable[int],
-        pooler: bool = False,
-        attentions: Iterable[int] = (),
-    ) -> HiddenStates:
-        """Run the model as deep as needed; keep the requested layers (capture_hidden_states)."""
-        attentions = tuple(attentions)
-        if attentions:
+    def capture(self, batch: dict[str, Tensor], request: CaptureRequest) -> HiddenStates:
+        """Run the model as deep as ``request`` needs and keep what it asks for.
+
+        Args:
+            batch: tokenizer output (:meth:`tokenize`), on this backbone's device.
+            request: layers, attention maps and pooler_output to keep; a strategy gives its own
+                (``strategy.capture_request(backbone.num_layers)``).
+
+        Returns:
+            HiddenStates with exactly the requested layers (see :func:`capture_hidden_states`).
+        """
+        if request.attentions:
             self._use_eager_attention()
-        if pooler and self.pooler_status in ("untrained", "fresh") and not self._warned_pooler:
+        if (
+            request.pooler_output
+            and self.pooler_status in ("untrained", "fresh")
+            and not self._warned_pooler
+        ):
             warnings.warn(
                 f"{self.name}: pooler_output comes from a pooler that is {self.pooler_note}",
                 UserWarning,
                 stacklevel=3,
             )
             self._warned_pooler = True
-        return capture_hidden_states(
-            self.model, self.facts, self.num_layers, batch, layers, pooler, attentions
-        )
+        return capture_hidden_states(self.model, self.facts, self.num_layers, batch, request)
 
     def _use_eager_attention(self) -> None:
         # Fused kernels (SDPA, flash) never materialise the attention probabilities.

@@ -16,6 +16,7 @@ import torch
 
 from hiddenpool.backbone import Backbone
 from hiddenpool.pooling import Pooler, Strategy
+from hiddenpool.states import CaptureRequest
 
 __all__ = ["BACKENDS", "Backend", "TorchBackend", "create_backend"]
 
@@ -51,16 +52,12 @@ class TorchBackend:
     ) -> dict[Strategy, np.ndarray]:
         backbone = self.backbone
         num_layers = backbone.num_layers
-        layers = set().union(*(p.strategy.layers_needed(num_layers) for p in poolers))
-        attentions = set().union(
-            *(p.strategy.layers_needed(num_layers) for p in poolers if p.strategy.needs_attentions)
-        )
-        pooler_output = any(p.strategy.needs_pooler for p in poolers)
+        request = CaptureRequest.union(p.strategy.capture_request(num_layers) for p in poolers)
         device = backbone.device
         tensors = {k: torch.from_numpy(v).to(device) for k, v in batch.items()}
         pool_mask = tensors.pop("pool_mask").bool()
         with torch.inference_mode():
-            states = backbone.capture(tensors, layers, pooler_output, attentions)
+            states = backbone.capture(tensors, request)
             states = replace(states, attention_mask=pool_mask)
             return {p.strategy: p(states).to(torch.float32).cpu().numpy() for p in poolers}
 

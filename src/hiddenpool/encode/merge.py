@@ -40,21 +40,6 @@ from hiddenpool.states import Summary
 
 __all__ = ["Segment", "WindowMerger", "plan_segments"]
 
-# How each parameter-free token pooler's output splits into reductions that merge across windows.
-_RULES: dict[str, tuple[str, ...]] = {
-    "mean": ("mean",),
-    "sum": ("sum",),
-    "max": ("max",),
-    "min": ("min",),
-    "mean_sqrt_len": ("mean_sqrt_len",),
-    "gem": ("gem",),
-    "weighted_mean": ("weighted_mean",),
-    "meanmax": ("mean", "max"),
-    "first": ("first_window",),
-    "pooler": ("first_window",),
-    "last": ("last_window",),
-}
-
 
 @dataclass(frozen=True)
 class Segment:
@@ -75,24 +60,21 @@ class Segment:
 def plan_segments(pooler: Pooler, summary: Summary) -> tuple[Segment, ...]:
     """The segments of ``pooler``'s output; ValueError for poolers that cannot merge."""
     strategy = pooler.strategy
-    if pooler.per_layer or strategy.learned or strategy.needs_attentions:
+    entries = [POOLERS[p.name] for p in strategy.poolers]
+    if pooler.per_layer or strategy.learned or not all(e.merge for e in entries):
         raise ValueError(
-            f"{strategy} cannot be merged across windows of a long text (attention maps and "
-            "learned poolers do not split by window); use --long truncate"
+            f"{strategy} cannot be merged across the windows of a long text (attention maps and "
+            "learned poolers do not split by window); truncate long texts instead"
         )
-    factors = sum(POOLERS[p.name].factor for p in strategy.poolers)
-    per_reduce = pooler.width // factors
+    per_reduce = pooler.width // sum(e.factor for e in entries)
     segments: list[Segment] = []
     column = 0
-    for spec in strategy.poolers:
-        rules = _RULES.get(spec.name)
-        if spec.name == "cls":
-            rules = ("first_window",) if summary == "first" else ("last_window",)
-        if rules is None:
-            raise ValueError(f"{spec.name} cannot be merged across windows; use --long truncate")
+    summary_rule = "first_window" if summary == "first" else "last_window"
+    for spec, entry in zip(strategy.poolers, entries, strict=True):
         options = spec.kwargs
         skip = bool(options.get("skip_special", False))
-        for rule in rules:
+        for merge_rule in entry.merge:
+            rule = summary_rule if merge_rule == "summary_window" else merge_rule
             aux = None
             if rule == "weighted_mean":
                 mean = PoolerSpec("mean", (("skip_special", True),) if skip else ())

@@ -276,7 +276,7 @@ class OnnxBackend:
         for strategy in strategies:
             if strategy.needs_attentions:
                 raise ValueError(
-                    f"{strategy}: attention maps are not exported; use --backend torch"
+                    f"{strategy}: attention maps are not exported to ONNX; use the torch backend"
                 )
         if self._digest is None:
             self._digest = _weights_digest(self.backbone.model)

@@ -43,8 +43,7 @@ class HiddenpoolPooling(nn.Module):
             pooling, backbone.hidden_size, backbone.num_layers
         )
         strategy = self.pooler.strategy
-        self._layers = strategy.layers_needed(backbone.num_layers)
-        self._attentions = self._layers if strategy.needs_attentions else frozenset()
+        self._request = strategy.capture_request(backbone.num_layers)
 
     def tokenize(self, texts: list[str], **kwargs: Any) -> dict[str, Tensor]:
         """Tokenise like hiddenpool: padded batch with a special-tokens mask."""
@@ -52,9 +51,7 @@ class HiddenpoolPooling(nn.Module):
 
     def forward(self, features: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         batch = {k: v for k, v in features.items() if isinstance(v, Tensor)}
-        states = self.backbone.capture(
-            batch, self._layers, self.pooler.strategy.needs_pooler, self._attentions
-        )
+        states = self.backbone.capture(batch, self._request)
         features["sentence_embedding"] = self.pooler(states)
         return features
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hiddenpool.pooling.registry import COMBINERS, POOLERS
-from hiddenpool.states import resolve_layer
+from hiddenpool.states import CaptureRequest, resolve_layer
 
 __all__ = ["LayerSelection", "PoolerSpec", "Strategy", "parse_strategy"]
 
@@ -132,15 +132,28 @@ class Strategy:
 
     @property
     def needs_pooler(self) -> bool:
-        return any(p.name == "pooler" for p in self.poolers)
+        """Whether it reads the model's own pooler_output."""
+        return any(POOLERS[p.name].reads == "pooler_output" for p in self.poolers)
 
     @property
     def needs_attentions(self) -> bool:
-        return any(p.name == "attn" for p in self.poolers)
+        """Whether it reads attention maps (of every layer it selects)."""
+        return any(POOLERS[p.name].reads == "attentions" for p in self.poolers)
 
     def layers_needed(self, num_layers: int) -> frozenset[int]:
         """hidden_states indices (0..num_layers) that capture must keep."""
         return frozenset(self.layers.resolve(num_layers))
+
+    def capture_request(self, num_layers: int) -> CaptureRequest:
+        """What capture must keep for this strategy on a model of ``num_layers`` blocks.
+
+        >>> parse_strategy("attn@-2").capture_request(6)
+        CaptureRequest(layers=frozenset({5}), attentions=frozenset({5}), pooler_output=False)
+        """
+        layers = self.layers_needed(num_layers)
+        return CaptureRequest(
+            layers, layers if self.needs_attentions else frozenset(), self.needs_pooler
+        )
 
     def width(self, hidden_size: int, num_layers: int) -> int:
         """Output width: hidden_size times the poolers' factors, times layers if concatenated."""

@@ -86,8 +86,7 @@ class PooledModel(nn.Module):
             init_std=_initializer_range(backbone.model.config),
         )
         num_layers = backbone.num_layers
-        self._layers = tuple(sorted(strategy.layers_needed(num_layers)))
-        self._attentions = self._layers if strategy.needs_attentions else ()
+        self._request = strategy.capture_request(num_layers)
         for module in unused_modules(backbone, strategy):
             module.requires_grad_(False)
         self.pooling.to(backbone.device)
@@ -96,9 +95,7 @@ class PooledModel(nn.Module):
     # --- pipeline --------------------------------------------------------------------------
     def forward_features(self, batch: dict[str, Tensor]) -> HiddenStates:
         """Run the backbone as deep as the strategy needs; keep only its layers."""
-        return self.backbone.capture(
-            batch, self._layers, self.strategy.needs_pooler, self._attentions
-        )
+        return self.backbone.capture(batch, self._request)
 
     def pool(self, states: HiddenStates) -> Tensor:
         """(B, width) float32 pooled vectors."""
