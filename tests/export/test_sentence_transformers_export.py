@@ -2,39 +2,65 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
 from hiddenpool import Encoder, load_backbone
 from hiddenpool.cli.main import main
-from hiddenpool.export import export_sentence_transformers, native_pooling_mode
-from hiddenpool.pooling import parse_strategy
+from hiddenpool.export import export_sentence_transformers, exports_natively
 from tiny_models import SENTENCES
 
 st = pytest.importorskip("sentence_transformers")
 
-NATIVE = ["mean", "cls", "first", "max", "mean_sqrt_len", "weighted_mean", "last", "max@-2"]
+NATIVE = [
+    "mean",
+    "cls",
+    "first",
+    "max",
+    "mean_sqrt_len",
+    "weighted_mean",
+    "last",
+    "max@-2",  # the model cut after block 2 where it has no final norm
+    "meanmax@-2",
+    "cls+mean",
+    "mean@-2:",
+    "cls@0,-1",
+    "max@1,1,3",  # layer 1 counts twice
+    "last@0",
+    "mean_sqrt_len@sum(1:)",
+    "weighted_mean+max@sum(0,2)",
+]
 HIDDENPOOL_MODULE = [
     "cls@concat(-2:)",
-    "mean@1,-1",
     "attn",
     "gem(p=2)",
-    "meanmax@-2",
+    "meanmax@concat(1,-1)",
     "mean(skip_special=true)",
+    "mean(skip_special=true)@-2:",
     "min",
+    "min@1,-1",
     "sum",
+    "max+sum@-2:",
     "pooler",
-    "cls+mean",
 ]
+
+
+def _module_types(folder):
+    return [m["type"] for m in json.loads((folder / "modules.json").read_text(encoding="utf-8"))]
 
 
 def _round_trip(backbone, spec, folder, normalize=False):
     out = export_sentence_transformers(backbone, spec, folder, normalize=normalize)
-    model = st.SentenceTransformer(str(out), device="cpu", trust_remote_code=True)
+    # Native folders must load without hiddenpool's code being allowed to run.
+    model = st.SentenceTransformer(
+        str(out), device="cpu", trust_remote_code=not exports_natively(spec)
+    )
     texts = [t for t in SENTENCES if t]  # sentence-transformers drops no text, but keep it plain
     got = model.encode(texts, convert_to_numpy=True)
     expected = Encoder(backbone, pooling=spec, normalize=normalize).encode(texts)
-    return model, got, expected
+    return out, got, expected
 
 
 CASES = [
@@ -49,10 +75,11 @@ CASES = [
 @pytest.mark.parametrize(("family", "spec"), CASES)
 def test_exported_folder_reproduces_hiddenpool_vectors(family, spec, tiny_backbone, tmp_path):
     backbone = tiny_backbone(family)
-    model, got, expected = _round_trip(backbone, spec, tmp_path / "exported")
+    out, got, expected = _round_trip(backbone, spec, tmp_path / "exported")
     np.testing.assert_allclose(got, expected, atol=1e-5)
-    native = native_pooling_mode(parse_strategy(spec), backbone) is not None
-    assert (type(model[0]).__name__ == "Transformer") == native
+    types = _module_types(out)
+    assert exports_natively(spec) == (spec in NATIVE)
+    assert all(t.startswith("sentence_transformers.") for t in types) == (spec in NATIVE)
 
 
 def test_native_strategies_load_without_hiddenpool_code(tiny_backbone, tmp_path):
@@ -92,12 +119,16 @@ def test_export_cli(tiny_dir, tmp_path, capsys):
     target = tmp_path / "cli-export"
     code = main(["export", str(tiny_dir("bert")), "--pooling", "mean@-2:", "-o", str(target)])
     assert code == 0
-    assert "trust_remote_code=True" in capsys.readouterr().out
+    assert "trust_remote_code" not in capsys.readouterr().out  # a layer average is native
     assert (target / "modules.json").is_file()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".cli-export")]
+    other = tmp_path / "concat"
+    code = main(["export", str(tiny_dir("bert")), "--pooling", "cls@concat(-2:)", "-o", str(other)])
+    assert code == 0
+    assert "trust_remote_code=True" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("spec", ["attention", "cls@lstm(1:)", "mean@weighted(1:)", "conv1d"])
+@pytest.mark.parametrize("spec", ["attention", "cls@lstm(1:)", "gem@weighted(1:)", "conv1d"])
 def test_a_trained_pooled_model_exports_its_learned_pooler(spec, tiny_backbone, tmp_path):
     import torch
 
@@ -110,6 +141,7 @@ def test_a_trained_pooled_model_exports_its_learned_pooler(spec, tiny_backbone, 
             param.add_(torch.randn_like(param) * 0.1)
     saved = model.save_pretrained(tmp_path / "trained")
     out = export_sentence_transformers(saved, None, tmp_path / "st")
+    assert _module_types(out) == ["hiddenpool.export.st_module.HiddenpoolPooling"]
     st_model = st.SentenceTransformer(str(out), device="cpu", trust_remote_code=True)
     texts = [t for t in SENTENCES if t]
     model.eval()

@@ -1,11 +1,13 @@
 """Export a model + strategy as a folder that ``SentenceTransformer(folder)`` loads.
 
-Strategies sentence-transformers expresses itself (cls, first, mean, max, mean_sqrt_len,
-weighted_mean, last, on one layer) become its own Transformer + Pooling modules, loadable by plain
-``SentenceTransformer(folder)`` without hiddenpool. Everything else (layer combinations, attn, gem,
-meanmax, skip_special...) becomes one :class:`~hiddenpool.export.st_module.HiddenpoolPooling`
-module: sentence-transformers imports it from the installed hiddenpool package, and since 5.x asks
-for ``trust_remote_code=True`` before importing any module class that is not its own.
+Strategies sentence-transformers' own modules express (see :mod:`hiddenpool.export.native`: token
+poolers it has, over any layer average, sum or trained ``weighted(...)`` combination) become its
+Transformer [+ WeightedLayerPooling] + Pooling [+ Dense] modules, loadable by plain
+``SentenceTransformer(folder)`` without hiddenpool. Everything else (concat, attn, gem, min,
+skip_special, learned poolers...) becomes one
+:class:`~hiddenpool.export.st_module.HiddenpoolPooling` module: sentence-transformers imports it
+from the installed hiddenpool package, and since 5.x asks for ``trust_remote_code=True`` before
+importing any module class that is not its own.
 """
 
 from __future__ import annotations
@@ -16,51 +18,30 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 
+import torch
+from safetensors.torch import save_file
 from torch import nn
 from transformers import PreTrainedModel
 
 from hiddenpool.backbone import Backbone, load_backbone
 from hiddenpool.backbone.capture import find_blocks
+from hiddenpool.export.native import NativePlan, native_plan, native_pooling_modes
 from hiddenpool.pooling import Pooler, Strategy, parse_strategy
 
-__all__ = ["export_sentence_transformers", "native_depth", "native_pooling_mode"]
+__all__ = ["export_sentence_transformers", "load_instruction", "native_pooling_mode"]
 
-_MODULES = "sentence_transformers.sentence_transformer.modules"
-_NATIVE = {
-    "mean": "mean",
-    "max": "max",
-    "mean_sqrt_len": "mean_sqrt_len_tokens",
-    "weighted_mean": "weightedmean",
-    "last": "lasttoken",
-    "first": "cls",  # sentence-transformers' cls is the first real token
-}
+_ST = "sentence_transformers."
+_MODULES = f"{_ST}sentence_transformer.modules"
+_HIDDENPOOL_MODULE = "hiddenpool.export.st_module.HiddenpoolPooling"
 
 
-def native_depth(strategy: Strategy, backbone: Backbone) -> int | None:
-    """How many blocks a natively exported model keeps, or None when it cannot be native.
-
-    A single layer ``k`` below the last is native too: a copy of the model cut after block ``k``
-    has hidden_states[k] as its last_hidden_state — exactly, when no final norm follows the blocks.
-    """
-    layers = strategy.layers.resolve(backbone.num_layers)
-    if len(strategy.poolers) != 1 or len(layers) != 1 or layers[0] == 0:
-        return None
-    if layers[0] < backbone.num_layers and (backbone.facts.final_norm or backbone.blocks is None):
-        return None
-    return layers[0]
-
-
-def native_pooling_mode(strategy: Strategy, backbone: Backbone) -> str | None:
-    """sentence-transformers' pooling_mode for ``strategy``, or None when it has no equivalent."""
-    if native_depth(strategy, backbone) is None:
-        return None
-    pooler = strategy.poolers[0]
-    if pooler.options:
-        return None
-    if pooler.name == "cls":
-        return "cls" if backbone.facts.summary == "first" else "lasttoken"
-    return _NATIVE.get(pooler.name)
+def native_pooling_mode(strategy: str | Strategy, backbone: Backbone) -> str | None:
+    """sentence-transformers' Pooling modes for ``strategy`` (joined by ``,``), or None when
+    export needs hiddenpool's module. New code: :func:`~hiddenpool.export.exports_natively`."""
+    modes = native_pooling_modes(strategy, backbone)
+    return None if modes is None else ",".join(modes)
 
 
 def _truncated(backbone: Backbone, depth: int) -> PreTrainedModel:
@@ -96,48 +77,97 @@ def _write_json(path: Path, data: object) -> None:
     path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
 
 
+def _module(modules: list[dict[str, Any]], kind: str, path: str) -> None:
+    name = str(len(modules))
+    modules.append({"idx": len(modules), "name": name, "path": path, "type": kind})
+
+
+def _save_weights(folder: Path, tensors: dict[str, torch.Tensor]) -> None:
+    """A module's ``model.safetensors``, where sentence-transformers' Module looks for it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    save_file(tensors, folder / "model.safetensors", metadata={"format": "pt"})
+
+
+def _write_native(folder: Path, backbone: Backbone, plan: NativePlan) -> list[dict[str, Any]]:
+    """Transformer [-> WeightedLayerPooling] -> Pooling [-> Dense(scale * I)]."""
+    _truncated(backbone, plan.depth).save_pretrained(folder)
+    backbone.tokenizer.save_pretrained(folder)
+    transformer: dict[str, Any] = {"max_seq_length": backbone.max_length}
+    if plan.layer_weights is not None:  # the Transformer module returns every hidden_states entry
+        transformer["config_kwargs"] = {"output_hidden_states": True}
+    _write_json(folder / "sentence_bert_config.json", transformer)
+    modules: list[dict[str, Any]] = []
+    _module(modules, f"{_MODULES}.Transformer", "")
+    hidden = backbone.hidden_size
+    if plan.layer_weights is not None:
+        path = f"{len(modules)}_WeightedLayerPooling"
+        layers = {
+            "embedding_dimension": hidden,
+            "layer_start": plan.layer_start,
+            "num_hidden_layers": plan.depth,
+        }
+        _write_json(folder / path / "config.json", layers)
+        weights = torch.tensor(plan.layer_weights, dtype=torch.float32)
+        _save_weights(folder / path, {"layer_weights": weights})
+        _module(modules, f"{_MODULES}.WeightedLayerPooling", path)
+    path = f"{len(modules)}_Pooling"
+    modes = plan.pooling_modes
+    mode: str | list[str] = modes[0] if len(modes) == 1 else list(modes)  # concatenated in order
+    pooling = {"embedding_dimension": hidden, "pooling_mode": mode}
+    _write_json(folder / path / "config.json", pooling)
+    _module(modules, f"{_MODULES}.Pooling", path)
+    if plan.scale != 1.0:  # the sum of n layers: their mean, pooled, times n
+        width = hidden * len(modes)
+        path = f"{len(modules)}_Dense"
+        dense = {
+            "in_features": width,
+            "out_features": width,
+            "bias": False,
+            "activation_function": "torch.nn.modules.linear.Identity",
+        }
+        _write_json(folder / path / "config.json", dense)
+        _save_weights(folder / path, {"linear.weight": torch.eye(width) * plan.scale})
+        _module(modules, f"{_MODULES}.Dense", path)
+    return modules
+
+
 def _write_folder(
     folder: Path, backbone: Backbone, strategy: Strategy, normalize: bool, pooler: Pooler | None
 ) -> None:
-    mode = None if pooler is not None else native_pooling_mode(strategy, backbone)
-    if mode is not None:
-        _truncated(
-            backbone, native_depth(strategy, backbone) or backbone.num_layers
-        ).save_pretrained(folder)
-        backbone.tokenizer.save_pretrained(folder)
-        _write_json(folder / "sentence_bert_config.json", {"max_seq_length": backbone.max_length})
-        _write_json(
-            folder / "1_Pooling" / "config.json",
-            {"embedding_dimension": backbone.hidden_size, "pooling_mode": mode},
-        )
-        modules = [
-            {"idx": 0, "name": "0", "path": "", "type": f"{_MODULES}.Transformer"},
-            {"idx": 1, "name": "1", "path": "1_Pooling", "type": f"{_MODULES}.Pooling"},
-        ]
+    plan = native_plan(strategy, backbone, pooler)
+    if plan is not None:
+        modules = _write_native(folder, backbone, plan)
     else:
         from hiddenpool.export.st_module import HiddenpoolPooling
 
+        path = "0_HiddenpoolPooling"
         HiddenpoolPooling(backbone, str(strategy), backbone.max_length, pooler).save(
-            str(folder / "0_HiddenpoolPooling")
+            str(folder / path)
         )
-        modules = [
-            {
-                "idx": 0,
-                "name": "0",
-                "path": "0_HiddenpoolPooling",
-                "type": "hiddenpool.export.st_module.HiddenpoolPooling",
-            }
-        ]
+        modules = []
+        _module(modules, _HIDDENPOOL_MODULE, path)
     if normalize:
-        modules.append(
-            {
-                "idx": len(modules),
-                "name": str(len(modules)),
-                "path": "",
-                "type": f"{_MODULES}.Normalize",
-            }
-        )
+        _module(modules, f"{_MODULES}.Normalize", "")
     _write_json(folder / "modules.json", modules)
+
+
+def load_instruction(folder: str | Path) -> str:
+    """How to load an exported folder, e.g. for ``hiddenpool export`` to print.
+
+    Returns:
+        ``SentenceTransformer('DIR')`` with a comment naming its modules when they are all
+        sentence-transformers' own, else the call with ``trust_remote_code=True`` and a comment
+        saying the folder uses hiddenpool's module.
+    """
+    modules = json.loads((Path(folder) / "modules.json").read_text(encoding="utf-8"))
+    kinds = [str(module["type"]) for module in modules]
+    if all(kind.startswith(_ST) for kind in kinds):
+        names = " -> ".join(kind.rsplit(".", 1)[-1] for kind in kinds)
+        return f"SentenceTransformer({str(folder)!r})  # sentence-transformers' modules: {names}"
+    return (
+        f"SentenceTransformer({str(folder)!r}, trust_remote_code=True)  # hiddenpool's module "
+        "(hiddenpool must be installed)"
+    )
 
 
 def export_sentence_transformers(
@@ -150,8 +180,9 @@ def export_sentence_transformers(
 
     Args:
         model: a model folder, a folder saved by ``PooledModel.save_pretrained`` (its trained
-            pooler is exported, learned or not; the head is not: the folder gives the pooled
-            vectors), a loaded Backbone, or None for the default model.
+            backbone and pooler are exported, a ``weighted(...)`` combiner's fitted weights
+            natively; the head is not: the folder gives the pooled vectors), a loaded Backbone,
+            or None for the default model.
         pooling: the strategy (None: the model's default, or the trained model's own).
         output: the folder to create; it must not exist yet (nothing is overwritten).
         normalize: add a Normalize module (None: the model's default).
