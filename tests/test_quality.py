@@ -1,4 +1,7 @@
-"""Lint and types are part of the test command: ruff and mypy must be clean."""
+"""Lint, types and the layers contract are part of the test command: all must be clean.
+
+The contract (.importlinter) keeps imports running one way, from the CLI down to the runtime.
+"""
 
 from __future__ import annotations
 
@@ -16,8 +19,9 @@ ROOT = Path(__file__).resolve().parents[1]
     [
         [sys.executable, "-m", "ruff", "check", "src", "tests", "bench"],
         [sys.executable, "-m", "mypy"],
+        [str(Path(sys.executable).parent / "lint-imports"), "--no-cache"],
     ],
-    ids=["ruff", "mypy"],
+    ids=["ruff", "mypy", "import-linter"],
 )
 def test_clean(command):
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)

@@ -74,6 +74,54 @@ def _block_input(args: tuple, kwargs: dict) -> Tensor:
     raise RuntimeError("could not find the hidden states among the first block's inputs")
 
 
+def _run_hooked(
+    model: nn.Module,
+    facts: FamilyFacts,
+    blocks: nn.ModuleList,
+    kwargs: dict[str, Any],
+    wanted: list[int],
+    num_layers: int,
+    run_to_end: bool,
+    attentions: bool,
+) -> tuple[Any, dict[int, Tensor]]:
+    """Run ``model`` with hooks that keep ``wanted`` layers and stop after the deepest one.
+
+    Returns:
+        (the model's output, or None when the forward stopped early; kept layers by index).
+    """
+    kept: dict[int, Tensor] = {}
+    deepest = wanted[-1] if wanted else num_layers
+
+    def keep(index: int, states: Tensor) -> None:
+        kept[index] = _states(states, facts.seq_first)
+        if index == deepest and not run_to_end:
+            raise _StopForward
+
+    def on_input(module: nn.Module, args: tuple, kw: dict) -> None:
+        keep(0, _block_input(args, kw))
+
+    def on_output(index: int) -> Any:
+        return lambda module, args, out: keep(index, out)
+
+    handles = []
+    for index in wanted:
+        if index == 0:
+            handles.append(blocks[0].register_forward_pre_hook(on_input, with_kwargs=True))
+        elif index < num_layers:  # the last layer is read from last_hidden_state below
+            handles.append(blocks[index - 1].register_forward_hook(on_output(index)))
+    output = None
+    try:
+        output = model(**kwargs, output_attentions=True) if attentions else model(**kwargs)
+    except _StopForward:
+        pass
+    finally:
+        for handle in handles:
+            handle.remove()
+    if output is not None and num_layers in wanted:
+        kept[num_layers] = output.last_hidden_state
+    return output, kept
+
+
 def capture_hidden_states(
     model: nn.Module,
     facts: FamilyFacts,
@@ -104,41 +152,13 @@ def capture_hidden_states(
     blocks = find_blocks(model, facts, num_layers)
     run_to_end = pooler or bool(wanted_attn) or not wanted or wanted[-1] == num_layers
     kwargs = model_inputs(model, facts, batch)
-    kept: dict[int, Tensor] = {}
-
     if blocks is None:  # no block list to hook: fall back to the model's own hidden_states
         output = model(**kwargs, output_hidden_states=True, output_attentions=bool(wanted_attn))
         kept = {i: _states(output.hidden_states[i], False) for i in wanted}
     else:
-        deepest = wanted[-1] if wanted else num_layers
-        handles = []
-
-        def keep(index: int, states: Tensor) -> None:
-            kept[index] = _states(states, facts.seq_first)
-            if index == deepest and not run_to_end:
-                raise _StopForward
-
-        def on_input(module: nn.Module, args: tuple, kw: dict) -> None:
-            keep(0, _block_input(args, kw))
-
-        def on_output(index: int) -> Any:
-            return lambda module, args, out: keep(index, out)
-
-        for index in wanted:
-            if index == 0:
-                handles.append(blocks[0].register_forward_pre_hook(on_input, with_kwargs=True))
-            elif index < num_layers:  # the last layer is read from last_hidden_state below
-                handles.append(blocks[index - 1].register_forward_hook(on_output(index)))
-        output = None
-        try:
-            output = model(**kwargs, output_attentions=True) if wanted_attn else model(**kwargs)
-        except _StopForward:
-            pass
-        finally:
-            for handle in handles:
-                handle.remove()
-        if output is not None and num_layers in wanted:
-            kept[num_layers] = output.last_hidden_state
+        output, kept = _run_hooked(
+            model, facts, blocks, kwargs, wanted, num_layers, run_to_end, bool(wanted_attn)
+        )
 
     pooled = getattr(output, "pooler_output", None) if pooler else None
     if pooler and pooled is None:
