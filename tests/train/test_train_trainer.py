@@ -199,19 +199,3 @@ def test_early_stopping_stops_when_the_metric_stalls(tiny_dir, tmp_path):
     )
     result = train(config, data=synthetic(32), verbose=False)
     assert result.folds[0].steps == 3  # best at step 1, then two evaluations without improvement
-
-
-def test_mixed_precision_only_with_cuda(monkeypatch):
-    from hiddenpool.train.trainer import _precision
-
-    config = TrainConfig(data="x")
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    assert _precision(config) == {} and _precision(config.replace(precision="fp16")) == {}
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
-    assert _precision(config) == {"bf16": True}
-    assert _precision(config.replace(precision="fp16")) == {"fp16": True}
-    assert _precision(config.replace(precision="fp32")) == {}
-    assert _precision(config.replace(device="cpu")) == {}
-    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: False)
-    assert _precision(config) == {"fp16": True}

@@ -8,11 +8,14 @@ measured +89% on CPU from length sorting alone; text-embeddings-inference batche
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import numpy as np
 
-__all__ = ["PAD_VALUES", "length_sorted_batches", "pad_windows"]
+from hiddenpool.encode.windows import Windows
+
+__all__ = ["PAD_VALUES", "length_sorted_batches", "pad_windows", "padded_batches"]
 
 # What each tokenizer output is padded with; input_ids use the tokenizer's pad id.
 PAD_VALUES = {"attention_mask": 0, "special_tokens_mask": 1}
@@ -95,3 +98,42 @@ def pad_windows(
         hi = (offsets + pool_stop[rows])[:, None]
         out["pool_mask"] = ((columns >= lo) & (columns < hi)).astype(np.int64)
     return out
+
+
+def padded_batches(
+    tokenizer: Any,
+    windows: Windows,
+    batch_size: int | None = None,
+    batch_tokens: int | None = None,
+) -> Iterator[tuple[np.ndarray, dict[str, np.ndarray]]]:
+    """The one tokenise-and-batch path: windows, longest first, padded as ``tokenizer`` pads.
+
+    Every consumer of tokenised text (the Encoder, the Predictor of a trained model) batches
+    through here, so all get the same token budget and length sorting.
+
+    Args:
+        tokenizer: the Hugging Face tokenizer that made ``windows`` (its pad id and side).
+        windows: from :func:`hiddenpool.encode.windows.tokenize_windows`.
+        batch_size: at most this many windows per batch.
+        batch_tokens: at most this many padded tokens per batch.
+
+    Yields:
+        (the window indices of the batch, key -> (B, T) int64 arrays including ``pool_mask``).
+        Windows without any token are never yielded.
+    """
+    pad_values = dict(PAD_VALUES)
+    pad_values["input_ids"] = int(tokenizer.pad_token_id)
+    pad_values["token_type_ids"] = int(getattr(tokenizer, "pad_token_type_id", 0) or 0)
+    left = tokenizer.padding_side == "left"
+    for rows in length_sorted_batches(windows.lengths, batch_size, batch_tokens):
+        yield (
+            rows,
+            pad_windows(
+                windows.features,
+                rows,
+                pad_values,
+                left=left,
+                pool_start=windows.pool_start,
+                pool_stop=windows.pool_stop,
+            ),
+        )

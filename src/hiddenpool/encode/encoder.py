@@ -21,11 +21,10 @@ from tqdm.auto import tqdm
 from hiddenpool._runtime import resolve_device, resolve_dtype
 from hiddenpool.backbone import Backbone, load_backbone
 from hiddenpool.encode.backends import Backend, create_backend
-from hiddenpool.encode.batching import PAD_VALUES, length_sorted_batches, pad_windows
+from hiddenpool.encode.batching import padded_batches
 from hiddenpool.encode.merge import Segment, WindowMerger, plan_segments
 from hiddenpool.encode.windows import (
     LONG_MODES,
-    Windows,
     default_stride,
     special_counts,
     tokenize_windows,
@@ -241,10 +240,10 @@ class Encoder:
             key: np.zeros((len(texts), p.width), dtype=np.float32) for key, p in poolers.items()
         }
         merger = WindowMerger(windows, plans) if plans else None
-        batches = length_sorted_batches(windows.lengths, batch_size, batch_tokens) if run else []
+        batches = padded_batches(self.backbone.tokenizer, windows, batch_size, batch_tokens)
         done, total = 0, max(1, windows.num_windows)
-        for rows in batches:
-            pooled = self.backend(self._pad(windows, rows), run)
+        for rows, padded in batches if run else ():
+            pooled = self.backend(padded, run)
             merged = merger.add(rows, pooled) if merger is not None else np.zeros(len(rows), bool)
             texts_rows = windows.doc[rows[~merged]]
             for key, pooler in poolers.items():
@@ -267,20 +266,6 @@ class Encoder:
     def _plans(self, poolers: dict[str, Pooler]) -> dict[str, _Plan]:
         summary = self.backbone.facts.summary
         return {k: (p.strategy, plan_segments(p, summary), p.width) for k, p in poolers.items()}
-
-    def _pad(self, windows: Windows, rows: np.ndarray) -> dict[str, np.ndarray]:
-        tokenizer = self.backbone.tokenizer
-        pad_values = dict(PAD_VALUES)
-        pad_values["input_ids"] = int(tokenizer.pad_token_id)
-        pad_values["token_type_ids"] = int(getattr(tokenizer, "pad_token_type_id", 0) or 0)
-        return pad_windows(
-            windows.features,
-            rows,
-            pad_values,
-            left=tokenizer.padding_side == "left",
-            pool_start=windows.pool_start,
-            pool_stop=windows.pool_stop,
-        )
 
 
 def _aux(plans: dict[str, _Plan]) -> list[Strategy]:

@@ -17,6 +17,8 @@ import torch
 from tqdm.auto import tqdm
 
 from hiddenpool._runtime import resolve_device
+from hiddenpool.encode.batching import padded_batches
+from hiddenpool.encode.windows import tokenize_windows
 from hiddenpool.train.config import CONFIG_NAME, PooledModelConfig, is_pooled_model_dir
 from hiddenpool.train.metrics import predictions_from_logits, score
 from hiddenpool.train.model import PooledModel
@@ -71,20 +73,48 @@ class Predictor:
         return self.config.labels
 
     @torch.inference_mode()
-    def predict(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
-        """(n, K) predictions: values (regression), class probabilities, or label probabilities."""
+    def predict(
+        self,
+        texts: Sequence[str],
+        batch_size: int | None = None,
+        *,
+        batch_tokens: int | None = None,
+    ) -> np.ndarray:
+        """(n, K) predictions: values (regression), class probabilities, or label probabilities.
+
+        Texts are tokenised and batched as the Encoder batches them (length-sorted, at most
+        ``batch_tokens`` padded tokens per pass; with neither limit given, the budget that
+        suits the device); rows come back in input order.
+        """
         texts = list(texts)
         out = np.zeros((len(texts), len(self.labels)), dtype=np.float64)
         if not texts:
             return out
-        # Longest first, so that batches pad little; rows go back to input order.
-        order = np.argsort([-len(t) for t in texts], kind="stable")
+        if batch_size is None and batch_tokens is None:
+            batch_tokens = 4096 if self.models[0].backbone.device.type == "cpu" else 65_536
         for model in self.models:
-            for start in range(0, len(order), batch_size):
-                rows = order[start : start + batch_size]
-                logits = model(**model.tokenize([texts[i] for i in rows])).logits
-                out[rows] += predictions_from_logits(self.task, logits.float().cpu().numpy())
+            out += self._predict_one(model, texts, batch_size, batch_tokens)
         return out / len(self.models)
+
+    def _predict_one(
+        self,
+        model: PooledModel,
+        texts: list[str],
+        batch_size: int | None,
+        batch_tokens: int | None,
+    ) -> np.ndarray:
+        windows = tokenize_windows(model.tokenizer, texts, model.max_length)
+        logits = np.zeros((len(texts), model.pooled_config.num_outputs), dtype=np.float32)
+        device = model.backbone.device
+        for rows, padded in padded_batches(model.tokenizer, windows, batch_size, batch_tokens):
+            padded.pop("pool_mask")  # one window per text: it pools every real token
+            batch = {k: torch.from_numpy(v).to(device) for k, v in padded.items()}
+            logits[windows.doc[rows]] = model(**batch).logits.float().cpu().numpy()
+        empty = windows.lengths[windows.doc] == 0  # a text with no token pools to zeros
+        if empty.any():
+            zeros = torch.zeros(1, model.pooling.width, device=device)
+            logits[empty] = model.forward_head(zeros)[0].float().cpu().numpy()
+        return predictions_from_logits(self.task, logits)
 
     def columns(self) -> tuple[list[str], list[str]]:
         """(all output columns, the numeric ones) for this task."""
