@@ -24,7 +24,7 @@ from hiddenpool.train.metrics import predictions_from_logits, score
 from hiddenpool.train.model import PooledModel
 from hiddenpool.train.streams import TableReader, TableWriter
 
-__all__ = ["PredictReport", "Predictor", "model_dirs", "predict_file"]
+__all__ = ["PredictReport", "Predictor", "model_dirs", "predict_file", "predict_logits"]
 
 
 def model_dirs(path: str | Path) -> list[Path]:
@@ -41,6 +41,35 @@ def model_dirs(path: str | Path) -> list[Path]:
             "(point at the --out folder of `hiddenpool train`)"
         )
     return folds
+
+
+def predict_logits(
+    model: PooledModel,
+    texts: Sequence[str],
+    batch_size: int | None = None,
+    batch_tokens: int | None = None,
+) -> np.ndarray:
+    """(n, K) float32 logits of ``model`` on ``texts``, batched as the Encoder batches.
+
+    Tokenised as in training (the model's max_length, one window per text), length-sorted and
+    cut by a budget of padded tokens (with neither limit given, the budget that suits the
+    device); rows in input order. A text with no token at all pools to zeros.
+    """
+    if batch_size is None and batch_tokens is None:
+        batch_tokens = 4096 if model.backbone.device.type == "cpu" else 65_536
+    windows = tokenize_windows(model.tokenizer, list(texts), model.max_length)
+    logits = np.zeros((len(texts), model.pooled_config.num_outputs), dtype=np.float32)
+    device = model.backbone.device
+    with torch.inference_mode():
+        for rows, padded in padded_batches(model.tokenizer, windows, batch_size, batch_tokens):
+            padded.pop("pool_mask")  # one window per text: it pools every real token
+            batch = {k: torch.from_numpy(v).to(device) for k, v in padded.items()}
+            logits[windows.doc[rows]] = model(**batch).logits.float().cpu().numpy()
+        empty = windows.lengths[windows.doc] == 0
+        if empty.any():
+            zeros = torch.zeros(1, model.pooling.width, device=device)
+            logits[empty] = model.forward_head(zeros)[0].float().cpu().numpy()
+    return logits
 
 
 class Predictor:
@@ -90,31 +119,10 @@ class Predictor:
         out = np.zeros((len(texts), len(self.labels)), dtype=np.float64)
         if not texts:
             return out
-        if batch_size is None and batch_tokens is None:
-            batch_tokens = 4096 if self.models[0].backbone.device.type == "cpu" else 65_536
         for model in self.models:
-            out += self._predict_one(model, texts, batch_size, batch_tokens)
+            logits = predict_logits(model, texts, batch_size, batch_tokens)
+            out += predictions_from_logits(self.task, logits)
         return out / len(self.models)
-
-    def _predict_one(
-        self,
-        model: PooledModel,
-        texts: list[str],
-        batch_size: int | None,
-        batch_tokens: int | None,
-    ) -> np.ndarray:
-        windows = tokenize_windows(model.tokenizer, texts, model.max_length)
-        logits = np.zeros((len(texts), model.pooled_config.num_outputs), dtype=np.float32)
-        device = model.backbone.device
-        for rows, padded in padded_batches(model.tokenizer, windows, batch_size, batch_tokens):
-            padded.pop("pool_mask")  # one window per text: it pools every real token
-            batch = {k: torch.from_numpy(v).to(device) for k, v in padded.items()}
-            logits[windows.doc[rows]] = model(**batch).logits.float().cpu().numpy()
-        empty = windows.lengths[windows.doc] == 0  # a text with no token pools to zeros
-        if empty.any():
-            zeros = torch.zeros(1, model.pooling.width, device=device)
-            logits[empty] = model.forward_head(zeros)[0].float().cpu().numpy()
-        return predictions_from_logits(self.task, logits)
 
     def columns(self) -> tuple[list[str], list[str]]:
         """(all output columns, the numeric ones) for this task."""

@@ -27,6 +27,7 @@ from transformers import (
 from hiddenpool._runtime import mixed_precision, resolve_device
 from hiddenpool.backbone import load_backbone
 from hiddenpool.data import LabelledData
+from hiddenpool.encode.windows import tokenize_windows
 from hiddenpool.evaluate.folds import make_folds, make_holdout
 from hiddenpool.evaluate.metrics import HIGHER_IS_BETTER, score_predictions
 from hiddenpool.train.config import PooledModelConfig, TrainConfig
@@ -39,6 +40,7 @@ from hiddenpool.train.data import (
 )
 from hiddenpool.train.metrics import default_metric, predictions_from_logits
 from hiddenpool.train.model import PooledModel
+from hiddenpool.train.predict import predict_logits
 from hiddenpool.train.optim import freeze_layers, parameter_groups, reinit_layers
 from hiddenpool.train.results import (
     FoldResult,
@@ -184,10 +186,9 @@ def _train_fold(
     seconds = time.perf_counter() - start
     predictions, metrics = None, {}
     if valid_set is not None:
-        logits = trainer.predict(valid_set).predictions
-        predictions = predictions_from_logits(
-            data.task, logits[0] if isinstance(logits, tuple) else logits
-        )
+        model.eval()  # the best checkpoint, batched as predict and embed batch
+        logits = predict_logits(model, [data.texts[i] for i in valid_rows])
+        predictions = predictions_from_logits(data.task, logits)
         metrics = score_predictions(data.task, data.y[valid_rows], predictions)
         metrics = {metric: metrics[metric], **{k: v for k, v in metrics.items() if k != metric}}
     main = trainer.is_world_process_zero()
@@ -254,14 +255,9 @@ def train(
     out = prepare_out(config, splits, len(prepared))
 
     probe = load_backbone(config.model)  # the tokenizer and max length, as every fold will see them
-    encodings = dict(
-        probe.tokenizer(
-            prepared.texts,
-            truncation=True,
-            max_length=config.max_length or probe.max_length,
-            return_special_tokens_mask=True,
-        )
-    )
+    encodings = tokenize_windows(
+        probe.tokenizer, prepared.texts, config.max_length or probe.max_length
+    ).features
     del probe
     results: list[FoldResult] = []
     oof = np.full((len(prepared), len(prepared.labels)), np.nan)
