@@ -193,6 +193,14 @@ def load_backbone(
     st_defaults = read_sentence_transformers_folder(source) if isinstance(source, Path) else None
     if st_defaults is not None:
         source = st_defaults.transformer_path
+        if st_defaults.ignored:
+            warnings.warn(
+                f"{name}: the default vectors stop before this sentence-transformers folder's "
+                f"{', '.join(st_defaults.ignored)} module(s), which hiddenpool does not "
+                "reproduce: they differ from SentenceTransformer(folder).encode",
+                UserWarning,
+                stacklevel=2,
+            )
     if isinstance(source, Path):
         if not (source / "config.json").is_file():
             raise FileNotFoundError(f"{source}: no config.json, so not a transformers checkpoint")
