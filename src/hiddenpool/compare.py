@@ -10,13 +10,19 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from hiddenpool.backbone import Backbone
-from hiddenpool.data import LabelledData, get_dataset_info, load_dataset, read_labelled
+from hiddenpool.data import (
+    LabelledData,
+    get_dataset_info,
+    list_datasets,
+    load_dataset,
+    read_labelled,
+)
 from hiddenpool.encode import Encoder
 from hiddenpool.evaluate import CompareResult, evaluate_features, make_folds
 from hiddenpool.pooling import parse_strategy
@@ -63,8 +69,13 @@ def load_labelled(
     text_column: str | None = None,
     label_columns: Sequence[str] = (),
     pair_columns: tuple[str, str] | None = None,
+    split: str | None = None,
 ) -> LabelledData:
-    """A registered dataset by name (None: the default), or a user file by its columns."""
+    """A registered dataset by name (None: the default), or a user file by its columns.
+
+    A dataset with official splits (``sts-b``) gives the rows of ``split``, by default its
+    evaluation split (``test``); naming a split for any other data is an error.
+    """
     looks_like_a_name = data is not None and "/" not in data and "." not in data
     if data is None or (looks_like_a_name and not Path(data).exists()):
         info = get_dataset_info(data or DEFAULT_DATASET)
@@ -73,7 +84,15 @@ def load_labelled(
                 f"--task {task}: dataset {info.name} is a {info.task} dataset"
                 + (f"; try {info.name}-polarity" if task == "classification" else "")
             )
-        return load_dataset(info.name)
+        if split is not None:
+            info.check_split(split)
+        return load_dataset(info.name, split=split or info.default_split or None)
+    if split is not None:
+        with_splits = ", ".join(d.name for d in list_datasets() if d.splits)
+        raise ValueError(
+            f"--split {split}: only registered datasets have official splits ({with_splits}); "
+            f"{data} is a file"
+        )
     if task is None:
         raise ValueError(
             f"{data}: say what to fit with --task regression|classification|similarity"
@@ -96,11 +115,7 @@ def subsample(data: LabelledData, limit: int | None, seed: int) -> LabelledData:
     if limit < 2:
         raise ValueError(f"--limit {limit}: keep at least 2 rows")
     rows = np.sort(np.random.default_rng(seed).choice(n, size=limit, replace=False))
-    if data.task == "similarity":
-        texts = [data.texts[i] for i in rows] + [data.texts[n + i] for i in rows]
-        pairs = [data.pairs[i] for i in rows] if data.pairs else None
-        return replace(data, texts=texts, labels=data.labels[rows], pairs=pairs)
-    return replace(data, texts=[data.texts[i] for i in rows], labels=data.labels[rows])
+    return data.take(rows)
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="a dataset name (see `hiddenpool datasets`) or a .csv/.tsv/.jsonl/.parquet file",
     )
     parser.add_argument("--dataset", default=None, help="a registered dataset name")
+    parser.add_argument(
+        "--split",
+        default=None,
+        help="official split to score, for datasets that have them "
+        "(sts-b: train, dev or test; default test)",
+    )
     parser.add_argument("--model", default=None, help="model folder (default: MiniLM-L6)")
     parser.add_argument(
         "--task",
@@ -88,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
         args.text_column,
         args.label_columns,
         tuple(args.pair_columns) if args.pair_columns else None,
+        split=args.split,
     )
     data = subsample(data, args.limit or None, args.seed)
     # Raw vectors: L2-normalising would make mean, sum and mean_sqrt_len one strategy.
@@ -111,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
         result,
         args.out,
         model_name=encoder.backbone.name,
-        dataset_name=data.name,
+        dataset_name=data.name + "".join(f" ({s} split)" for s in data.split_names),
         num_layers=encoder.backbone.num_layers,
     )
     print(

@@ -121,8 +121,29 @@ def _probe_fold(
     return fit.test_pred, fit.inner_pred, alphas
 
 
-def _summaries(per_fold: list[dict[str, float]], names: Sequence[str]) -> dict[str, MetricSummary]:
-    return {m: MetricSummary.from_folds([fold[m] for fold in per_fold]) for m in names}
+def _summaries(
+    per_fold: list[dict[str, float]],
+    names: Sequence[str],
+    whole: Mapping[str, float] | None = None,
+) -> dict[str, MetricSummary]:
+    """Per metric, the summary over folds; with ``whole``, centred on the whole-set score.
+
+    Zero-shot similarity fits nothing, so its figure is the score of all pairs at once (what
+    MTEB and the STS papers report; the mean of per-fold Spearmans is a different number).
+    The folds then only measure the spread: the interval keeps its width around that score.
+    """
+    out = {m: MetricSummary.from_folds([fold[m] for fold in per_fold]) for m in names}
+    if whole is None:
+        return out
+    return {
+        m: replace(
+            s,
+            mean=whole[m],
+            ci_low=s.ci_low + whole[m] - s.mean,
+            ci_high=s.ci_high + whole[m] - s.mean,
+        )
+        for m, s in out.items()
+    }
 
 
 def evaluate_features(
@@ -148,8 +169,9 @@ def evaluate_features(
       or MCRMSE and mean Spearman for several targets.
     * classification: logistic regression (binomial or multinomial), C by inner CV
       log-loss on the training fold; accuracy and macro-F1.
-    * similarity: no fitting; cosine of each pair against the gold score, Spearman per
-      test fold (the folds give the spread).
+    * similarity: no fitting (zero-shot); cosine of each pair against the gold score. The
+      score is the Spearman of all pairs at once, MTEB's figure; the per-fold Spearmans give
+      its spread and the paired differences.
 
     A top-k ensemble is built per fold as described in :mod:`hiddenpool.evaluate.ensemble`.
 
@@ -266,11 +288,14 @@ def _evaluate(
             per_fold.append(score_predictions(task, y[test], test_pred))
         grid = settings.alphas if task == "regression" else settings.Cs
         edges = (min(grid), max(grid)) if task != "similarity" and len(grid) > 1 else ()
+        whole = None
+        if task == "similarity" and oof is not None:  # zero-shot: score all pairs at once
+            whole = score_predictions(task, y, oof)
         results.append(
             StrategyResult(
                 name=name,
                 dim=dim,
-                metrics=_summaries(per_fold, names_of_metrics),
+                metrics=_summaries(per_fold, names_of_metrics, whole),
                 oof=oof if oof is not None else np.zeros(n),
                 param_name={"regression": "alpha", "classification": "C"}.get(task, ""),
                 params=tuple(params),
@@ -321,7 +346,8 @@ def _ensemble(
         oof[test] = prediction
         members.append(chosen)
         per_fold.append(score_predictions(task, y[test], prediction))
-    metrics = _summaries(per_fold, interim.metric_names)
+    whole = score_predictions(task, y, oof) if task == "similarity" else None
+    metrics = _summaries(per_fold, interim.metric_names, whole)
     best = interim.best
     versus = PairedDifference.between(
         "ensemble",

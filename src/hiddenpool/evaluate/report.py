@@ -13,7 +13,7 @@ from hiddenpool.evaluate.plots import plot_layers, plot_ranking
 from hiddenpool.evaluate.result import CompareResult
 from hiddenpool.evaluate.stats import MetricSummary, PairedDifference
 
-__all__ = ["format_table", "write_report"]
+__all__ = ["format_table", "score_kind", "write_report"]
 
 _PROBES = {
     "regression": (
@@ -24,8 +24,30 @@ _PROBES = {
         "logistic regression on features standardised with the training fold's mean and std;"
         " C chosen by inner 3-fold CV log-loss on the training fold"
     ),
-    "similarity": "cosine similarity of each pair, no fitting",
+    "similarity": (
+        "cosine similarity of each pair, no fitting; the score is over all pairs at once "
+        "(as MTEB reports it), the folds give its spread"
+    ),
 }
+
+
+def score_kind(result: CompareResult) -> str:
+    """Which kind of score ranked the strategies: zero-shot cosine or a cross-validated probe.
+
+    The two can disagree on which pooling is best, so every report says which one it used.
+
+    >>> score_kind(result)  # doctest: +SKIP
+    'zero-shot cosine similarity (nothing fitted), Spearman over all pairs'
+    """
+    if result.task == "similarity":
+        return "zero-shot cosine similarity (nothing fitted), Spearman over all pairs"
+    probe = "ridge" if result.task == "regression" else "logistic regression"
+    return f"linear probe ({probe}), {result.n_folds}-fold cross-validated"
+
+
+def _spread(result: CompareResult) -> str:
+    """What the score ± its spread is: a mean over folds, or the all-pairs score."""
+    return "all pairs ± fold std" if result.task == "similarity" else "mean ± std"
 
 
 def _num(value: float, digits: int = 4) -> str:
@@ -76,8 +98,8 @@ def format_table(result: CompareResult, default_strategy: str | None = None) -> 
     """
     default = default_strategy or result.default_strategy
     metrics = result.metric_names
-    header = ["#", "strategy", f"{metrics[0]} (mean ± std)", "95% CI"]
-    header += [f"{m} (mean ± std)" for m in metrics[1:]] + ["dim"]
+    header = ["#", "strategy", f"{metrics[0]} ({_spread(result)})", "95% CI"]
+    header += [f"{m} ({_spread(result)})" for m in metrics[1:]] + ["dim"]
     lines: list[list[str]] = []
     for rank, strategy in enumerate(result.ranked(), start=1):
         name = f"{strategy.name} *" if strategy.name == default else strategy.name
@@ -101,7 +123,7 @@ def format_table(result: CompareResult, default_strategy: str | None = None) -> 
     if default:
         out.append(
             f"* default strategy; ranked by {result.primary_metric} "
-            f"({_direction(result.primary_metric)})"
+            f"({_direction(result.primary_metric)}): {score_kind(result)}"
         )
     return "\n".join(out)
 
@@ -120,6 +142,8 @@ def _markdown(
     facts.append(f"Task: {result.task}, {len(result.fold_ids)} rows, {result.n_folds}-fold CV")
     lines += [" · ".join(facts), ""]
     lines += [
+        f"Ranked by: **{score_kind(result)}**.",
+        "",
         f"Primary metric: **{primary}** ({_direction(primary)}). Probe: {_PROBES[result.task]}.",
         "",
         "## Winner",
@@ -161,7 +185,7 @@ def _markdown(
     lines += ["## Ranking", ""]
     metrics = result.metric_names
     param = next((s.param_name for s in result.strategies if s.param_name), "")
-    head = ["#", "strategy", f"{primary} mean ± std", "95% CI", *metrics[1:], "dim"]
+    head = ["#", "strategy", f"{primary} {_spread(result)}", "95% CI", *metrics[1:], "dim"]
     head += [f"{param} chosen (range over folds)"] if param else []
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for rank, s in enumerate(result.ranked(), start=1):
@@ -175,13 +199,22 @@ def _markdown(
             low, high = min(values), max(values)
             row.append(f"{low:.3g}" if low == high else f"{low:.3g}–{high:.3g}")
         lines.append("| " + " | ".join(row) + " |")
-    lines += [
-        "",
-        f"± is the standard deviation over the {result.n_folds} folds; the 95% CI is a "
-        "Student-t interval of the mean over folds. Folds share training rows, so fold "
-        "scores are correlated and these intervals are somewhat optimistic. Every strategy "
-        "uses the same folds, so differences are paired per fold.",
-    ]
+    if result.task == "similarity":
+        note = (
+            f"The score is the Spearman of all {len(result.fold_ids)} pairs at once; ± is the "
+            f"standard deviation of the Spearman over {result.n_folds} disjoint folds of the "
+            "pairs, and the 95% CI is the Student-t interval of the fold mean, centred on the "
+            "all-pairs score. Every strategy uses the same folds, so differences are paired "
+            "per fold."
+        )
+    else:
+        note = (
+            f"± is the standard deviation over the {result.n_folds} folds; the 95% CI is a "
+            "Student-t interval of the mean over folds. Folds share training rows, so fold "
+            "scores are correlated and these intervals are somewhat optimistic. Every strategy "
+            "uses the same folds, so differences are paired per fold."
+        )
+    lines += ["", note]
     if any(s.at_grid_edge for s in result.strategies):
         lines.append(
             f"† some fold chose the edge of the {param} grid; a wider grid might score better."
@@ -249,6 +282,7 @@ def write_report(
         "model": model_name,
         "dataset": dataset_name,
         **result.to_dict(),
+        "score_kind": score_kind(result),
         "default_strategy": default,
     }
     versus = result.winner_vs_default(default)
