@@ -16,7 +16,7 @@ SAMPLE = ("Hello world!", "Pooling turns token states into one sentence vector."
 
 @dataclass(frozen=True)
 class Anatomy:
-    """A checkpoint's anatomy, as seeds 003/004 explain it, for one sample batch."""
+    """A checkpoint's anatomy (hidden_states, pooler_output, heads) for one sample batch."""
 
     model: str
     family: str

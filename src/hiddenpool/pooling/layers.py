@@ -74,7 +74,7 @@ class ConcatLayers(LayerCombiner):
 class WeightedLayers(LayerCombiner):
     """Weighted layer pooling with softmax-normalised learnable weights, starting uniform.
 
-    The Kaggle form (seed 002) divides by the raw weights' sum, which can cross zero while
+    The common Kaggle form divides by the raw weights' sum, which can cross zero while
     training; a softmax keeps a convex combination of the layers.
     """
 
