@@ -16,9 +16,9 @@ class AttentionPool(TokenPooler):
     """Attention over tokens: an MLP scores each token, a masked softmax weighs them
     (the attention head of Feedback Prize 3 solutions).
 
-    The usual Kaggle code fills masked scores with -inf, which gives NaN on a row with no tokens; here masked
-    scores get the float32 minimum and empty rows pool to zeros. Based on the pooling heads of
-    https://www.kaggle.com/competitions/feedback-prize-english-language-learning.
+    The usual Kaggle code fills masked scores with -inf, which gives NaN on a row with no
+    tokens; here masked scores get the float32 minimum and empty rows pool to zeros. Based on
+    the pooling heads of https://www.kaggle.com/competitions/feedback-prize-english-language-learning.
     """
 
     def __init__(self, in_features: int, skip_special: bool = False) -> None:
