@@ -38,7 +38,6 @@ class FamilyFacts:
         layers: attribute path of the block list inside the base model.
         seq_first: blocks see (T, B, H) instead of (B, T, H) (XLNet).
         final_norm: attribute path of a norm applied after the last block, or None.
-        decoder: causal language model (no pooler; a pad token may have to be borrowed).
     """
 
     name: str
@@ -48,13 +47,10 @@ class FamilyFacts:
     layers: str = "encoder.layer"
     seq_first: bool = False
     final_norm: str | None = None
-    decoder: bool = False
 
 
 def _decoder(name: str, layers: str = "layers", final_norm: str | None = "norm") -> FamilyFacts:
-    return FamilyFacts(
-        name=name, summary="last", layers=layers, final_norm=final_norm, decoder=True
-    )
+    return FamilyFacts(name=name, summary="last", layers=layers, final_norm=final_norm)
 
 
 FAMILIES: dict[str, FamilyFacts] = {

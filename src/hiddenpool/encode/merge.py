@@ -124,10 +124,6 @@ class WindowMerger:
         first = np.flatnonzero(self.windows.index == 0)
         return before - before[first][self.windows.doc]
 
-    @property
-    def needs_merge(self) -> bool:
-        return bool((self.slot >= 0).any())
-
     def add(self, rows: np.ndarray, pooled: Mapping[Strategy, np.ndarray]) -> np.ndarray:
         """Fold in the pooled vectors (B, width) of windows ``rows``, per strategy.
 
