@@ -5,10 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression, Ridge, RidgeCV
+from sklearn.metrics import log_loss
+from sklearn.model_selection import StratifiedKFold
 from sklearn.preprocessing import StandardScaler
 
 from hiddenpool.evaluate import DEFAULT_ALPHAS
-from hiddenpool.evaluate.logistic import fit_logistic, logistic_fold, predict_proba
+from hiddenpool.evaluate.logistic import DEFAULT_CS, logistic_fold
 from hiddenpool.evaluate.ridge import ridge_fold
 
 
@@ -42,15 +44,41 @@ def test_ridge_handles_constant_feature() -> None:
     assert np.corrcoef(fit.test_pred[:, 0], y[50:])[0, 1] > 0.9
 
 
-@pytest.mark.parametrize("k", [2, 3])
-def test_fit_logistic_matches_sklearn(k: int) -> None:
+@pytest.mark.parametrize("k", [2, 3])  # binomial and multinomial
+def test_logistic_fold_matches_a_naive_inner_cv_loop(k: int) -> None:
     rng = np.random.default_rng(2)
-    x = rng.normal(size=(200, 6))
-    y = np.argmax(x[:, :k] + 0.7 * rng.normal(size=(200, k)), axis=1)
-    for c in (0.05, 1.0):
-        params = fit_logistic(x, y, k, c, max_iter=3000, tol=1e-10)
-        reference = LogisticRegression(C=c, tol=1e-10, max_iter=10_000).fit(x, y)
-        np.testing.assert_allclose(predict_proba(x, params), reference.predict_proba(x), atol=1e-6)
+    x = rng.normal(size=(240, 6)) * rng.uniform(0.5, 3.0, size=6) + 1.0
+    y = np.argmax(x[:, :k] / x[:, :k].std(axis=0) + 1.5 * rng.normal(size=(240, k)), axis=1)
+    train, test = np.arange(200), np.arange(200, 240)
+    fold = logistic_fold(x[train], y[train], x[test], k, seed=4)
+    scaler = StandardScaler().fit(x[train])
+    xs, ys = scaler.transform(x[train]), y[train]
+    splits = list(StratifiedKFold(3, shuffle=True, random_state=4).split(xs, ys))
+    losses, inner = [], {}
+    for c in DEFAULT_CS:
+        oof, per_fold = np.zeros((200, k)), []
+        for fit, val in splits:
+            model = LogisticRegression(C=c, tol=1e-10, max_iter=10_000).fit(xs[fit], ys[fit])
+            oof[val] = model.predict_proba(xs[val])
+            per_fold.append(log_loss(ys[val], oof[val], labels=range(k)))
+        losses.append(np.mean(per_fold))
+        inner[c] = oof
+    assert DEFAULT_CS[int(np.argmin(losses))] == fold.C
+    np.testing.assert_allclose(fold.inner_proba, inner[fold.C], atol=2e-3)
+    final = LogisticRegression(C=fold.C, tol=1e-10, max_iter=10_000).fit(xs, ys)
+    expected = final.predict_proba(scaler.transform(x[test]))
+    np.testing.assert_allclose(fold.test_proba, expected, atol=2e-3)
+
+
+def test_logistic_fold_gives_a_class_absent_from_training_probability_zero() -> None:
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(90, 4))
+    y = (x[:, 0] > 0).astype(int)  # classes 0 and 1 of a 3-class task
+    fold = logistic_fold(x[:60], y[:60], x[60:], 3)
+    assert fold.test_proba.shape == (30, 3) and fold.inner_proba.shape == (60, 3)
+    assert np.all(fold.test_proba[:, 2] == 0) and np.all(fold.inner_proba[:, 2] == 0)
+    np.testing.assert_allclose(fold.test_proba.sum(axis=1), 1.0)
+    assert np.mean(fold.test_proba.argmax(axis=1) == y[60:]) > 0.8
 
 
 def test_logistic_fold_chooses_c_on_training_rows_only() -> None:
