@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from hiddenpool.cli.main import main
 from hiddenpool.train import Predictor
@@ -20,12 +19,7 @@ from train_helpers import synthetic
 FAST = ["--max-steps", "2", "--batch-size", "8", "--quiet", "--logging-steps", "100"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny models: thread synchronisation dominates
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _write_csv(path: Path, rows: list[dict]) -> Path:

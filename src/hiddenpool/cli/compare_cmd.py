@@ -5,26 +5,21 @@ from __future__ import annotations
 import argparse
 import sys
 
-from hiddenpool.compare import (
-    DEFAULT_DATASET,
-    default_strategies,
-    load_labelled,
-    run_compare,
-    subsample,
-)
-from hiddenpool.encode import Encoder
-from hiddenpool.evaluate import format_table, write_report
+from hiddenpool.cli.common import add_model_arguments, load_from_args
 
-__all__ = ["add_parser", "run"]
+__all__ = ["HELP", "NAME", "add_arguments", "run"]
+
+NAME = "compare"
+HELP = "rank pooling strategies on labelled data (one forward pass, cross-validated)"
 
 
-def add_parser(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser(
-        "compare",
-        help="rank pooling strategies on labelled data (one forward pass, cross-validated)",
-        description="Embed labelled texts once, derive every strategy from the captured layers, "
-        "score each with the same cross-validated linear probe, and write a ranked report. "
-        f"Without DATA: the {DEFAULT_DATASET} dataset and the default model.",
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from hiddenpool.compare import DEFAULT_DATASET
+
+    parser.description = (
+        "Embed labelled texts once, derive every strategy from the captured layers, score each "
+        "with the same cross-validated linear probe, and write a ranked report. Without DATA: "
+        f"the {DEFAULT_DATASET} dataset and the default model."
     )
     parser.add_argument(
         "data",
@@ -39,7 +34,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="official split to score, for datasets that have them "
         "(sts-b: train, dev or test; default test)",
     )
-    parser.add_argument("--model", default=None, help="model folder (default: MiniLM-L6)")
+    add_model_arguments(parser, max_length=True)
     parser.add_argument(
         "--task",
         choices=["regression", "classification", "similarity"],
@@ -76,14 +71,16 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="rows sampled (seeded) from the data; 0 for all (4000)",
     )
     parser.add_argument("--batch-size", type=int, default=64, help="texts per forward pass")
-    parser.add_argument("--max-length", type=int, default=None, help="truncation in tokens")
     parser.add_argument("--out", default="hiddenpool-compare", help="report folder")
     parser.add_argument("--seed", type=int, default=0, help="seed of the sample and folds")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
-    parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from hiddenpool.compare import default_strategies, load_labelled, run_compare, subsample
+    from hiddenpool.encode import Encoder
+    from hiddenpool.evaluate import format_table, write_report
+
     if args.data and args.dataset:
         raise ValueError("give DATA or --dataset, not both")
     if args.folds < 2:
@@ -98,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
     )
     data = subsample(data, args.limit or None, args.seed)
     # Raw vectors: L2-normalising would make mean, sum and mean_sqrt_len one strategy.
-    encoder = Encoder(args.model, normalize=False, max_length=args.max_length)
+    encoder = Encoder(load_from_args(args), normalize=False, max_length=args.max_length)
     specs = [s for s in args.strategies if s != "all"]
     if "all" in args.strategies:
         specs = default_strategies(encoder.backbone) + specs

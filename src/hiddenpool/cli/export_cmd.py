@@ -4,29 +4,22 @@ from __future__ import annotations
 
 import argparse
 
-from hiddenpool.cli.common import add_loading_arguments, load_from_args
-from hiddenpool.export import export_sentence_transformers, native_pooling_mode
-from hiddenpool.pooling import parse_strategy
-from hiddenpool.train.config import is_pooled_model_dir
+from hiddenpool.cli.common import add_model_arguments, load_from_args, model_from_args
 
-__all__ = ["add_parser", "run"]
+__all__ = ["HELP", "NAME", "add_arguments", "run"]
+
+NAME = "export"
+HELP = "write a sentence-transformers folder that reproduces a strategy's vectors"
 
 
-def add_parser(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser(
-        "export",
-        help="write a sentence-transformers folder that reproduces a strategy's vectors",
-        description="Write MODEL with a pooling strategy as a sentence-transformers folder. "
-        "Strategies sentence-transformers has (cls, first, mean, max, mean_sqrt_len, "
-        "weighted_mean, last on one layer) load with plain SentenceTransformer(DIR); the others "
-        "use hiddenpool's module and load with SentenceTransformer(DIR, trust_remote_code=True).",
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Write MODEL with a pooling strategy as a sentence-transformers folder. Strategies "
+        "sentence-transformers has (cls, first, mean, max, mean_sqrt_len, weighted_mean, last on "
+        "one layer) load with plain SentenceTransformer(DIR); the others use hiddenpool's module "
+        "and load with SentenceTransformer(DIR, trust_remote_code=True)."
     )
-    parser.add_argument(
-        "model",
-        nargs="?",
-        default=None,
-        help="model folder or hub name (default: the embedded MiniLM-L6)",
-    )
+    add_model_arguments(parser, positional="MODEL", device="cpu", dtype="float32")
     parser.add_argument("--pooling", default=None, help="strategy spec (default: the model's)")
     parser.add_argument("-o", "--output", required=True, help="folder to create (must not exist)")
     parser.add_argument(
@@ -41,13 +34,16 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         default=None,
         help="L2-normalise the vectors (default: the model's)",
     )
-    add_loading_arguments(parser)
-    parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.model is not None and is_pooled_model_dir(args.model):
-        folder = export_sentence_transformers(args.model, args.pooling, args.output, args.normalize)
+    from hiddenpool.export import export_sentence_transformers, native_pooling_mode
+    from hiddenpool.pooling import parse_strategy
+    from hiddenpool.train.config import is_pooled_model_dir
+
+    model = model_from_args(args)
+    if model is not None and is_pooled_model_dir(model):
+        folder = export_sentence_transformers(model, args.pooling, args.output, args.normalize)
         how = f"SentenceTransformer({str(folder)!r}, trust_remote_code=True)  # trained pooler"
         print(f"wrote {folder}; load it with {how}")
         return 0

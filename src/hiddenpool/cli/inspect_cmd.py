@@ -5,34 +5,28 @@ from __future__ import annotations
 import argparse
 import json
 
-from hiddenpool.backbone.anatomy import describe
-from hiddenpool.cli.common import add_loading_arguments, load_from_args
+from hiddenpool.cli.common import add_model_arguments, load_from_args
 
-__all__ = ["add_parser", "run"]
+__all__ = ["HELP", "NAME", "add_arguments", "run"]
+
+NAME = "inspect"
+HELP = "show a model's outputs: layers, shapes, summary token, pooler"
 
 
-def add_parser(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser(
-        "inspect",
-        help="show a model's outputs: layers, shapes, summary token, pooler",
-        description="Load MODEL as a base model, run a two-sentence batch and print what its "
-        "outputs are: hidden_states entries and shapes, pooler_output (and whether it is "
-        "trained), attentions, the summary token, special tokens, and what loading discards.",
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Load MODEL as a base model, run a two-sentence batch and print what its outputs are: "
+        "hidden_states entries and shapes, pooler_output (and whether it is trained), "
+        "attentions, the summary token, special tokens, and what loading discards."
     )
-    parser.add_argument(
-        "model",
-        nargs="?",
-        default=None,
-        help="model folder or hub name (default: the embedded MiniLM-L6)",
-    )
+    add_model_arguments(parser, positional="MODEL", device="cpu", dtype="float32")
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
-    add_loading_arguments(parser)
-    parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    backbone = load_from_args(args)
-    anatomy = describe(backbone).to_dict()
+    from hiddenpool.backbone.anatomy import describe
+
+    anatomy = describe(load_from_args(args)).to_dict()
     if args.json:
         print(json.dumps(anatomy, indent=2))
         return 0

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from hiddenpool.pooling import COMBINERS, POOLERS
+__all__ = ["EXAMPLES", "HELP", "NAME", "add_arguments", "run"]
 
-__all__ = ["add_parser", "run"]
-
+NAME = "strategies"
+HELP = "list pooling strategies and the spec language"
 EXAMPLES = (
     ("mean", "masked mean of the last layer"),
     ("cls@concat(-4:)", "summary token of the last 4 layers, concatenated"),
@@ -20,18 +20,17 @@ EXAMPLES = (
 )
 
 
-def add_parser(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser(
-        "strategies",
-        help="list pooling strategies and the spec language",
-        description="List every token pooler and layer combiner. A spec is "
-        "POOLER[+POOLER][@LAYERS]; LAYERS is an index, a slice or a list, optionally inside "
-        "a combiner: mean(...) (default), sum(...), concat(...) or a learned one.",
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "List every token pooler and layer combiner. A spec is POOLER[+POOLER][@LAYERS]; LAYERS "
+        "is an index, a slice or a list, optionally inside a combiner: mean(...) (default), "
+        "sum(...), concat(...) or a learned one."
     )
-    parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from hiddenpool.pooling import COMBINERS, POOLERS
+
     print("Token poolers (POOLER):")
     for entry in POOLERS.values():
         options = ",".join(f"{k}={str(v).lower()}" for k, v in entry.options.items())

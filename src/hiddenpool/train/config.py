@@ -131,73 +131,139 @@ def is_pooled_model_dir(path: str | Path) -> bool:
     return (Path(path) / CONFIG_NAME).is_file()
 
 
+# Sections of ``hiddenpool train --help``; settings without one are listed first.
+_CV = "cross-validation and evaluation"
+_OPTIM = "optimisation"
+_TRICKS = "tricks"
+_RUN = "run"
+_PRECISION_NAMES = {"float32": "fp32", "float16": "fp16", "bfloat16": "bf16"}
+
+
+def _setting(default: Any, help: str, group: str | None = None, **more: Any) -> Any:
+    """A field with the text that documents it on the command line (``field.metadata``).
+
+    ``more`` may hold ``metavar`` and ``choices``; ``hiddenpool.cli.dataclass_options`` turns
+    each field into an option.
+    """
+    return field(default=default, metadata={"help": help, "group": group, **more})
+
+
 @dataclass(frozen=True)
 class TrainConfig:
-    """Every setting of a fine-tuning run (``hiddenpool train`` maps one flag to each field).
+    """Every setting of a fine-tuning run; ``hiddenpool train`` has one option per field.
 
-    Attributes:
-        data: a registered dataset name (``vader-movies``) or a .csv/.tsv/.jsonl/.parquet file.
-        model: model folder or hub name; None is the embedded MiniLM-L6.
-        pooling: pooling spec, parameter-free or learned (``mean``, ``cls@weighted(4:)``).
-        task: regression, classification or multilabel; None takes the dataset's own.
-        label_columns: label columns of a file (several for multi-target or multilabel).
-        text_column: the text column of a file.
-        out: output folder (the model, or one model per fold plus out-of-fold predictions).
+    Each field's ``metadata["help"]`` says what it does (and is the option's help); comments
+    give the reasons for the defaults.
     """
 
-    data: str
-    model: str | None = None
-    pooling: str = "mean"  # FB3's 1st place used mean pooling in 39 of its 47 models
-    task: str | None = None
-    label_columns: tuple[str, ...] = ()
-    text_column: str | None = None  # None: "text", or the registered dataset's own
-    out: str = "hiddenpool-model"
-    # Cross-validation: folds >= 2 trains one model per fold and scores out-of-fold predictions;
-    # folds == 1 holds out valid_fraction for evaluation and early stopping (0: no evaluation).
-    folds: int = 1
-    valid_fraction: float = 0.1
-    fold_seed: int | None = None  # None: the run's seed; fix it to compare runs on equal folds
-    # Optimisation. 2e-5 with cosine decay and 10% warm-up is the common FB3 setting.
-    epochs: float = 3.0
-    max_steps: int = -1  # > 0 overrides epochs (tests, smoke runs)
-    lr: float = 2e-5
-    head_lr: float | None = None  # None: lr. FB3 kernels often gave the head ~10-100x the base lr
-    llrd: float = 1.0  # layer-wise lr decay per block from the top (0.8-0.95 in FB3); 1.0 is off
-    weight_decay: float = 0.01
-    warmup: float = 0.1  # a fraction of the steps (< 1) or a number of steps
-    scheduler: str = "cosine"
-    batch_size: int = 16
-    eval_batch_size: int | None = None  # None: 2x batch_size (no gradients to keep)
-    grad_accum: int = 1
-    max_grad_norm: float = 1.0
-    # Tricks.
-    reinit_layers: int = (
-        0  # re-initialise the top N blocks (Zhang et al. 2021, "Revisiting Few-sample BERT")
+    data: str = field(
+        metadata={
+            "help": "registered dataset name (vader-movies) or .csv/.tsv/.jsonl/.parquet file"
+        }
     )
-    freeze_layers: int = 0  # freeze the embeddings and the first N blocks
-    freeze_embeddings: bool = False  # freeze the embeddings alone (implied by freeze_layers > 0)
-    msd: int = 1  # multi-sample dropout masks on the pooled vector (FB3 used 5)
-    dropout: float = 0.1
-    loss: str = "auto"  # mse for regression (smooth_l1 was common in FB3), ce, bce
-    grad_checkpointing: bool = False
-    precision: str = "auto"  # auto: bf16 (or fp16) on CUDA, fp32 on CPU; or fp32, fp16, bf16
-    max_length: int | None = None  # None: the model's own (256 for MiniLM)
-    # Evaluation, checkpoints, logging.
-    metric: str | None = None  # None: mcrmse (several targets), rmse (one), macro_f1 (classes)
-    early_stopping: int = 2  # patience in evaluations without improvement; 0 is off
-    eval_steps: int | None = None  # None: evaluate (and checkpoint) once per epoch
-    logging_steps: int = 50
-    save_total_limit: int = 2
-    keep_checkpoints: bool = False  # delete a finished fold's checkpoints (its model is saved)
-    resume: bool = False
-    seed: int = 42
-    device: str = "auto"
-    num_workers: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)  # more TrainingArguments, by name
+    model: str | None = _setting(None, "model folder or hub name (default: the embedded MiniLM-L6)")
+    # FB3's 1st place used mean pooling in 39 of its 47 models.
+    pooling: str = _setting("mean", "pooling spec, parameter-free or learned (cls@weighted(4:))")
+    task: str | None = _setting(
+        None, "regression, classification or multilabel (default: the dataset's own)", choices=TASKS
+    )
+    label_columns: tuple[str, ...] = _setting(
+        (), "label column(s) of a file; several for multi-target or multilabel", metavar="C"
+    )
+    text_column: str | None = _setting(
+        None, "text column of a file (default: text, or the registered dataset's own)"
+    )
+    out: str = _setting(
+        "hiddenpool-model",
+        "output folder: the model, or one model per fold and the out-of-fold predictions",
+    )
+    # folds >= 2 trains one model per fold and scores out-of-fold predictions; folds == 1
+    # holds out valid_fraction for evaluation and early stopping (0: no evaluation).
+    folds: int = _setting(1, "K >= 2: K-fold cross-validation with out-of-fold predictions", _CV)
+    valid_fraction: float = _setting(
+        0.1, "fraction held out for evaluation when folds is 1; 0: none", _CV
+    )
+    # Fix it to compare runs on equal folds.
+    fold_seed: int | None = _setting(None, "seed of the split (default: the run's seed)", _CV)
+    metric: str | None = _setting(
+        None,
+        "checkpoint metric: rmse, mcrmse, spearman, accuracy, macro_f1 "
+        "(default: mcrmse for several targets, rmse for one, macro_f1 for classes)",
+        _CV,
+    )
+    early_stopping: int = _setting(2, "patience in evaluations without improvement; 0: off", _CV)
+    eval_steps: int | None = _setting(
+        None, "evaluate and checkpoint every N steps (default: every epoch)", _CV, metavar="N"
+    )
+    # No gradients to keep, so twice the training batch fits.
+    eval_batch_size: int | None = _setting(None, "evaluation batch (default: 2x batch_size)", _CV)
+    # 2e-5 with cosine decay and 10% warm-up is the common FB3 setting.
+    epochs: float = _setting(3.0, "training epochs", _OPTIM)
+    max_steps: int = _setting(-1, "training steps; > 0 overrides epochs (smoke runs)", _OPTIM)
+    lr: float = _setting(2e-5, "peak learning rate of the backbone", _OPTIM)
+    # FB3 kernels often gave the head ~10-100x the base lr.
+    head_lr: float | None = _setting(None, "learning rate of pooler + head (default: lr)", _OPTIM)
+    # 0.8-0.95 in FB3.
+    llrd: float = _setting(
+        1.0, "layer-wise lr decay per block from the top, e.g. 0.9; 1: off", _OPTIM
+    )
+    weight_decay: float = _setting(0.01, "AdamW weight decay", _OPTIM)
+    warmup: float = _setting(0.1, "warm-up: a fraction of the steps (< 1) or a number", _OPTIM)
+    scheduler: str = _setting("cosine", "cosine, linear, constant, ...", _OPTIM)
+    batch_size: int = _setting(16, "texts per training step and device", _OPTIM)
+    grad_accum: int = _setting(1, "gradient accumulation steps", _OPTIM)
+    max_grad_norm: float = _setting(1.0, "gradient clipping norm", _OPTIM)
+    seed: int = _setting(42, "seed of the run", _OPTIM)
+    # Zhang et al. 2021, "Revisiting Few-sample BERT Fine-tuning".
+    reinit_layers: int = _setting(0, "re-initialise the top N blocks", _TRICKS, metavar="N")
+    freeze_layers: int = _setting(
+        0, "freeze the embeddings and the first N blocks", _TRICKS, metavar="N"
+    )
+    freeze_embeddings: bool = _setting(
+        False, "freeze the embeddings (implied by freezing layers)", _TRICKS
+    )
+    # FB3 used 5.
+    msd: int = _setting(
+        1, "multi-sample dropout: K dropout masks on the pooled vector", _TRICKS, metavar="K"
+    )
+    dropout: float = _setting(0.1, "dropout before the head", _TRICKS)
+    # smooth_l1 was common in FB3.
+    loss: str = _setting(
+        "auto",
+        "auto (mse, cross_entropy or bce by task), mse, smooth_l1, cross_entropy, bce",
+        _TRICKS,
+        choices=LOSSES,
+    )
+    grad_checkpointing: bool = _setting(False, "activation checkpointing", _TRICKS)
+    precision: str = _setting(
+        "auto",
+        "auto (bf16, else fp16, on CUDA; fp32 on CPU), fp32, fp16 or bf16",
+        _TRICKS,
+        metavar="PRECISION",
+    )
+    max_length: int | None = _setting(None, "tokens per text (default: the model's own)", _OPTIM)
+    resume: bool = _setting(
+        False, "continue a crashed run in the output folder from its last checkpoint", _RUN
+    )
+    keep_checkpoints: bool = _setting(
+        False, "keep a finished fold's checkpoints (its model is saved anyway)", _RUN
+    )
+    save_total_limit: int = _setting(2, "checkpoints kept while a fold trains", _RUN)
+    logging_steps: int = _setting(50, "log every N steps", _RUN, metavar="N")
+    device: str = _setting("auto", "auto, cpu, cuda, cuda:1, ...", _RUN)
+    num_workers: int = _setting(0, "data loader worker processes", _RUN)
+    trust_remote_code: bool = _setting(False, "allow code shipped with the checkpoint to run")
+    allow_pickle: bool = _setting(
+        False, "accept pickled weights (pytorch_model.bin) when no safetensors exist"
+    )
+    # More TrainingArguments, by name (Python only).
+    extra: dict[str, Any] = field(default_factory=dict, metadata={"help": None})
 
     def __post_init__(self) -> None:
         if self.task is not None:
             check_task(self.task)
+        precision = _PRECISION_NAMES.get(self.precision, self.precision)
+        object.__setattr__(self, "precision", precision)
         checks = (
             (self.folds >= 1, f"folds must be >= 1, got {self.folds}"),
             (
