@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
+if TYPE_CHECKING:  # imported where used: cache_root and DTYPES serve torch-free callers too
+    import torch
 
 __all__ = [
     "DTYPES",
@@ -20,19 +22,22 @@ __all__ = [
     "resolve_dtype",
 ]
 
-DTYPES: dict[str, torch.dtype] = {
-    "float32": torch.float32,
-    "fp32": torch.float32,
-    "float16": torch.float16,
-    "fp16": torch.float16,
-    "bfloat16": torch.bfloat16,
-    "bf16": torch.bfloat16,
+# Each accepted spelling of a weights dtype -> the torch attribute it names.
+DTYPES: dict[str, str] = {
+    "float32": "float32",
+    "fp32": "float32",
+    "float16": "float16",
+    "fp16": "float16",
+    "bfloat16": "bfloat16",
+    "bf16": "bfloat16",
 }
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
     """``"auto"`` is the first CUDA GPU when there is one, else the CPU."""
+    import torch
+
     if str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(device)
@@ -41,9 +46,12 @@ def resolve_device(device: str | torch.device) -> torch.device:
 def resolve_dtype(dtype: str | torch.dtype, device: torch.device) -> torch.dtype:
     """``"auto"`` is float32 on CPU, bfloat16 on GPUs that have it, else float16.
 
+    >>> import torch
     >>> resolve_dtype("auto", torch.device("cpu"))
     torch.float32
     """
+    import torch
+
     if isinstance(dtype, torch.dtype):
         return dtype
     if dtype == "auto":
@@ -52,7 +60,7 @@ def resolve_dtype(dtype: str | torch.dtype, device: torch.device) -> torch.dtype
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     if dtype not in DTYPES:
         raise ValueError(f"dtype {dtype!r} is not one of auto, {', '.join(DTYPES)}")
-    return DTYPES[dtype]
+    return getattr(torch, DTYPES[dtype])
 
 
 def mixed_precision(precision: str, device: str) -> dict[str, bool]:
@@ -61,6 +69,8 @@ def mixed_precision(precision: str, device: str) -> dict[str, bool]:
     fp16/bf16 are GPU features (TrainingArguments rejects them on a CPU-only machine), so on the
     CPU this is always ``{}``; ``"auto"`` is bf16 where the GPU has it, else fp16.
     """
+    import torch
+
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     if not torch.cuda.is_available() or device == "cpu" or precision == "fp32":

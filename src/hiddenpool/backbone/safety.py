@@ -10,15 +10,14 @@ from pathlib import Path
 
 __all__ = ["check_local_checkpoint", "remote_code_refusal"]
 
-_SAFE = ("*.safetensors",)
+_SAFE = ("model*.safetensors",)  # not a head saved beside the model (pooled_head.safetensors)
 _PICKLE = ("pytorch_model*.bin", "*.pt", "*.pth", "*.ckpt")
 
 
 def remote_code_refusal(name: str) -> str:
     return (
         f"{name}: this checkpoint ships its own model code, which would run on load; "
-        "hiddenpool runs it only when asked: pass --trust-remote-code "
-        "(Python: trust_remote_code=True) after reading that code"
+        "hiddenpool runs it only when asked: pass trust_remote_code=True after reading that code"
     )
 
 
@@ -39,8 +38,8 @@ def check_local_checkpoint(folder: Path, allow_pickle: bool, trust_remote_code: 
     if not has_safe and pickled and not allow_pickle:
         raise ValueError(
             f"{folder}: only pickled weights ({', '.join(pickled)}), and unpickling can run "
-            "arbitrary code; convert them to safetensors, or pass --allow-pickle "
-            "(Python: allow_pickle=True) if you trust the file"
+            "arbitrary code; convert them to safetensors, or pass allow_pickle=True if you trust "
+            "the file"
         )
     if not has_safe and not pickled:
         raise FileNotFoundError(f"{folder}: no weights (*.safetensors) next to config.json")

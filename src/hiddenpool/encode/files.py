@@ -163,7 +163,7 @@ def embed_file(
                 if len(chunk.texts) != writer.chunks[index].rows:
                     raise ValueError(
                         f"{reader.name}: chunk {index} has changed since the "
-                        "interrupted run; add --restart to start over"
+                        "interrupted run; add restart=True to start over"
                     )
                 resumed += len(chunk.texts)
                 report.skip(len(chunk.texts), chunk.progress)

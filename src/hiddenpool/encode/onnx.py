@@ -257,10 +257,10 @@ class OnnxBackend:
         _require_onnxruntime()
         if backbone.device.type != "cpu":
             raise ValueError(
-                "the onnx backend runs on the CPU; use --device cpu or --backend torch"
+                "the onnx backend runs on the CPU; use device='cpu' or backend='torch'"
             )
         if next(backbone.model.parameters()).dtype != torch.float32:
-            raise ValueError("the onnx backend exports float32 weights; use --dtype float32")
+            raise ValueError("the onnx backend exports float32 weights; use dtype='float32'")
         self.backbone = backbone
         self.quantize = quantize
         self.name = "onnx-int8" if quantize else "onnx"

@@ -151,7 +151,7 @@ class PooledModel(nn.Module):
         if not getattr(base, "supports_gradient_checkpointing", False):
             raise ValueError(
                 f"{type(base).__name__} does not support gradient checkpointing; "
-                "drop --grad-checkpointing"
+                "drop grad_checkpointing=True"
             )
         options = {"use_reentrant": False}
         enable = getattr(base, "activation_checkpointing_enable", None)
@@ -183,8 +183,11 @@ class PooledModel(nn.Module):
         directory: str | Path,
         device: str | torch.device = "cpu",
         dtype: torch.dtype | None = None,
+        trust_remote_code: bool = False,
+        allow_pickle: bool = False,
     ) -> PooledModel:
-        """Load a folder written by :meth:`save_pretrained`, in eval mode."""
+        """Load a folder written by :meth:`save_pretrained`, in eval mode (the loading opt-ins
+        are :func:`~hiddenpool.backbone.load_backbone`'s)."""
         directory = Path(directory)
         if not directory.is_dir():
             raise FileNotFoundError(f"{directory}: no such model folder")
@@ -201,7 +204,13 @@ class PooledModel(nn.Module):
             raise ValueError(
                 f"{directory} is not a complete hiddenpool model: {weights.name} is missing"
             )
-        backbone = load_backbone(directory, device=device, dtype=dtype)
+        backbone = load_backbone(
+            directory,
+            device=device,
+            dtype=dtype,
+            trust_remote_code=trust_remote_code,
+            allow_pickle=allow_pickle,
+        )
         model = cls(backbone, config)
         state = load_file(str(weights))
         for prefix, module in (("pooling", model.pooling), ("head", model.head)):

@@ -78,15 +78,27 @@ class Predictor:
     Args:
         path: a model folder, or the output folder of a K-fold run.
         device: ``auto``, ``cpu``, ``cuda``...
+        dtype: weights dtype (None: float32); ``trust_remote_code`` and ``allow_pickle`` are
+            :func:`~hiddenpool.backbone.load_backbone`'s opt-ins.
 
     >>> predictor = Predictor("runs/vader-mean")  # doctest: +SKIP
     >>> predictor.predict(["a fine film", "dull"]).shape  # doctest: +SKIP
     (2, 1)
     """
 
-    def __init__(self, path: str | Path, device: str | torch.device = "auto") -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        device: str | torch.device = "auto",
+        dtype: torch.dtype | None = None,
+        trust_remote_code: bool = False,
+        allow_pickle: bool = False,
+    ) -> None:
         where = resolve_device(device)
-        self.models = [PooledModel.from_pretrained(d, device=where) for d in model_dirs(path)]
+        self.models = [
+            PooledModel.from_pretrained(d, where, dtype, trust_remote_code, allow_pickle)
+            for d in model_dirs(path)
+        ]
         self.config: PooledModelConfig = self.models[0].pooled_config
         for model in self.models[1:]:
             other = model.pooled_config

@@ -40,8 +40,8 @@ from hiddenpool.train.data import (
 )
 from hiddenpool.train.metrics import default_metric, predictions_from_logits
 from hiddenpool.train.model import PooledModel
-from hiddenpool.train.predict import predict_logits
 from hiddenpool.train.optim import freeze_layers, parameter_groups, reinit_layers
+from hiddenpool.train.predict import predict_logits
 from hiddenpool.train.results import (
     FoldResult,
     TrainResult,
@@ -63,7 +63,12 @@ def build_model(
     config: TrainConfig, data: TrainingData, device: str | torch.device = "cpu"
 ) -> PooledModel:
     """A fresh PooledModel for ``config`` with re-init, freezing and checkpointing applied."""
-    backbone = load_backbone(config.model, device=device)
+    backbone = load_backbone(
+        config.model,
+        device=device,
+        trust_remote_code=config.trust_remote_code,
+        allow_pickle=config.allow_pickle,
+    )
     pooled = PooledModelConfig(
         pooling=config.pooling,
         task=data.task,
@@ -252,13 +257,16 @@ def train(
         if config.folds == 1
         else make_folds(n, config.folds, fold_seed, y, task)
     )
-    out = prepare_out(config, splits, len(prepared))
-
-    probe = load_backbone(config.model)  # the tokenizer and max length, as every fold will see them
+    # The tokenizer and max length, as every fold will see them. Loaded before anything is
+    # written, so a refused checkpoint leaves no output folder behind to block the next try.
+    probe = load_backbone(
+        config.model, trust_remote_code=config.trust_remote_code, allow_pickle=config.allow_pickle
+    )
     encodings = tokenize_windows(
         probe.tokenizer, prepared.texts, config.max_length or probe.max_length
     ).features
     del probe
+    out = prepare_out(config, splits, len(prepared))
     results: list[FoldResult] = []
     oof = np.full((len(prepared), len(prepared.labels)), np.nan)
     fold_of = np.full(len(prepared), -1, dtype=np.int64)
