@@ -15,9 +15,11 @@ HELP = "write a sentence-transformers folder that reproduces a strategy's vector
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = (
         "Write MODEL with a pooling strategy as a sentence-transformers folder. Strategies "
-        "sentence-transformers has (cls, first, mean, max, mean_sqrt_len, weighted_mean, last on "
-        "one layer) load with plain SentenceTransformer(DIR); the others use hiddenpool's module "
-        "and load with SentenceTransformer(DIR, trust_remote_code=True)."
+        "sentence-transformers' own modules express (cls, first, last, mean, max, "
+        "mean_sqrt_len, weighted_mean, meanmax, joined with +, on any layer or over any layers "
+        "with the mean or sum combiner, or a trained weighted(...)) load with plain "
+        "SentenceTransformer(DIR); the others use hiddenpool's module and need "
+        "SentenceTransformer(DIR, trust_remote_code=True)."
     )
     add_model_arguments(parser, positional="MODEL", device="cpu", dtype="float32")
     parser.add_argument("--pooling", default=None, help="strategy spec (default: the model's)")
@@ -37,22 +39,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from hiddenpool.export import export_sentence_transformers, native_pooling_mode
+    from hiddenpool.export import export_sentence_transformers, load_instruction
     from hiddenpool.pooling import parse_strategy
     from hiddenpool.train.config import is_pooled_model_dir
 
     model = model_from_args(args)
     if model is not None and is_pooled_model_dir(model):
         folder = export_sentence_transformers(model, args.pooling, args.output, args.normalize)
-        how = f"SentenceTransformer({str(folder)!r}, trust_remote_code=True)  # trained pooler"
-        print(f"wrote {folder}; load it with {how}")
+        print(f"wrote {folder} (trained model); load it with {load_instruction(folder)}")
         return 0
     backbone = load_from_args(args)
     strategy = parse_strategy(args.pooling if args.pooling is not None else backbone.pooling)
     folder = export_sentence_transformers(backbone, strategy, args.output, args.normalize)
-    if native_pooling_mode(strategy, backbone) is not None:
-        how = f"SentenceTransformer({str(folder)!r})"
-    else:
-        how = f"SentenceTransformer({str(folder)!r}, trust_remote_code=True)  # hiddenpool's module"
-    print(f"wrote {folder} ({strategy}); load it with {how}")
+    print(f"wrote {folder} ({strategy}); load it with {load_instruction(folder)}")
     return 0

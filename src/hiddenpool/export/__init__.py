@@ -4,7 +4,6 @@ from hiddenpool.export.native import NativePlan, exports_natively, native_plan
 from hiddenpool.export.sentence_transformers import (
     export_sentence_transformers,
     load_instruction,
-    native_pooling_mode,
 )
 
 __all__ = [
@@ -13,5 +12,4 @@ __all__ = [
     "exports_natively",
     "load_instruction",
     "native_plan",
-    "native_pooling_mode",
 ]

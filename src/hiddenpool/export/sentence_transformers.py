@@ -27,21 +27,14 @@ from transformers import PreTrainedModel
 
 from hiddenpool.backbone import Backbone, load_backbone
 from hiddenpool.backbone.capture import find_blocks
-from hiddenpool.export.native import NativePlan, native_plan, native_pooling_modes
+from hiddenpool.export.native import NativePlan, native_plan
 from hiddenpool.pooling import Pooler, Strategy, parse_strategy
 
-__all__ = ["export_sentence_transformers", "load_instruction", "native_pooling_mode"]
+__all__ = ["export_sentence_transformers", "load_instruction"]
 
 _ST = "sentence_transformers."
 _MODULES = f"{_ST}sentence_transformer.modules"
 _HIDDENPOOL_MODULE = "hiddenpool.export.st_module.HiddenpoolPooling"
-
-
-def native_pooling_mode(strategy: str | Strategy, backbone: Backbone) -> str | None:
-    """sentence-transformers' Pooling modes for ``strategy`` (joined by ``,``), or None when
-    export needs hiddenpool's module. New code: :func:`~hiddenpool.export.exports_natively`."""
-    modes = native_pooling_modes(strategy, backbone)
-    return None if modes is None else ",".join(modes)
 
 
 def _truncated(backbone: Backbone, depth: int) -> PreTrainedModel:
