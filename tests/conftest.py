@@ -23,6 +23,16 @@ def _seed() -> None:
     torch.manual_seed(0)
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """Tiny models run faster on one thread: thread synchronisation dominates their matmuls
+    (on a shared 2-core machine two threads make each step of a tiny model far slower)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def tiny_dir(tmp_path_factory: pytest.TempPathFactory):
     """``tiny_dir(name, head="AutoModel")`` -> folder of a saved tiny checkpoint (built once)."""

@@ -12,13 +12,7 @@ from hiddenpool.encode import tokenize_windows
 from hiddenpool.pooling import create_pooler
 from tiny_models import WORDS
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny models: thread synchronisation dominates
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 MERGEABLE = [

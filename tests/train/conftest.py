@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 import pytest
-import torch
 from train_helpers import synthetic
 
 from hiddenpool.data import LabelledData
 
 
 @pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # Tiny models are dominated by thread synchronisation; on a shared 2-core machine two
-    # threads make each step ~100x slower than one.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _one_thread(one_thread: None) -> None:
+    """Every fine-tuning test runs tiny models on one torch thread (tests/conftest.py)."""
 
 
 @pytest.fixture(scope="session")

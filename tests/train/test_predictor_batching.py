@@ -39,7 +39,7 @@ def _one_at_a_time(folder, texts):
 
 @pytest.mark.parametrize("limits", [{}, {"batch_size": 3}, {"batch_tokens": 20}])
 def test_batched_predictions_equal_one_text_at_a_time(trained, limits):
-    texts = synthetic(24).texts[:11] + ["a much longer text " * 6, "short"]
+    texts = [*synthetic(24).texts[:11], "a much longer text " * 6, "short"]
     expected = _one_at_a_time(trained, texts)
     got = Predictor(trained, device="cpu").predict(texts, **limits)
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
