@@ -17,6 +17,8 @@ EXAMPLES = (
     ("gem(p=2)", "generalised mean with p=2"),
     ("mean(skip_special=true)", "mean without [CLS]/[SEP]/<s>/</s>"),
     ("cls@lstm(1:)", "learned: LSTM over every layer's summary token"),
+    ("mean@-4: | whiten(256)", "last-4 average, BERT-whitened to 256 dimensions (fitted)"),
+    ("mean | int8", "mean, quantised to int8 with fitted ranges"),
 )
 
 
@@ -24,12 +26,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = (
         "List every token pooler and layer combiner. A spec is POOLER[+POOLER][@LAYERS]; LAYERS "
         "is an index, a slice or a list, optionally inside a combiner: mean(...) (default), "
-        "sum(...), concat(...) or a learned one."
+        "sum(...), concat(...) or a learned one. Stages after ' | ' post-process the pooled "
+        "vectors: whiten(k), pca(k), center, truncate(k), normalize, int8, uint8, binary, ubinary."
     )
 
 
 def run(args: argparse.Namespace) -> int:
     from hiddenpool.pooling import COMBINERS, POOLERS
+    from hiddenpool.pooling.stages import STAGES
 
     print("Token poolers (POOLER):")
     for entry in POOLERS.values():
@@ -39,6 +43,10 @@ def run(args: argparse.Namespace) -> int:
     print("\nLayer combiners (@COMBINER(LAYERS)):")
     for combiner in COMBINERS.values():
         print(f"  {combiner.name:<40} {combiner.description}")
+    print("\nStages after pooling (SPEC | STAGE | STAGE ...; * fitted on texts you choose):")
+    for stage in STAGES.values():
+        name = f"{stage.name}(k)" if stage.takes_k else stage.name
+        print(f"  {name + (' *' if stage.fitted else ''):<40} {stage.description}")
     print("\nExamples:")
     for spec, meaning in EXAMPLES:
         print(f"  {spec:<40} {meaning}")

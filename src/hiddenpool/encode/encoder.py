@@ -10,9 +10,10 @@ strategy; rows go back to input order, long texts' windows are merged
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -30,6 +31,8 @@ from hiddenpool.encode.windows import (
     tokenize_windows,
 )
 from hiddenpool.pooling import Pooler, Strategy, create_pooler, parse_strategy
+from hiddenpool.pooling.stages import stages_width
+from hiddenpool.postprocess import FittedStages, fit_stages
 
 __all__ = ["Embedding", "Encoder"]
 
@@ -128,10 +131,11 @@ class Encoder:
             tokenize_windows(self.backbone.tokenizer, [], self.max_length, long, self.stride)
         self.backend: Backend = create_backend(backend, self.backbone)
         self._poolers: dict[Strategy, Pooler] = {}
+        self.fitted: dict[Strategy, FittedStages] = {}  # post-pooling stages, once fitted
 
     def pooler(self, spec: str | Strategy) -> Pooler:
-        """The parameter-free pooler module for ``spec``, built once and cached."""
-        strategy = parse_strategy(spec)
+        """The parameter-free pooler module for ``spec`` (its stages aside), built once."""
+        strategy = parse_strategy(spec).pooling
         if strategy not in self._poolers:
             if strategy.learned:
                 raise ValueError(
@@ -150,7 +154,42 @@ class Encoder:
 
     def width(self, spec: str | Strategy | None = None) -> int:
         """Output width of ``spec`` (default: this encoder's strategy)."""
-        return self.pooler(spec if spec is not None else self.strategy).width
+        strategy = parse_strategy(spec if spec is not None else self.strategy)
+        return stages_width(strategy.stages, self.pooler(strategy).width)
+
+    def use_stages(self, fitted: Iterable[FittedStages]) -> None:
+        """Apply these fitted stages to the vectors of their strategies from now on."""
+        for stages in fitted:
+            self.fitted[stages.strategy] = stages
+
+    def fit_stages(
+        self, texts: Sequence[str], specs: Sequence[str | Strategy], **kwargs: Any
+    ) -> dict[str, FittedStages]:
+        """Fit the stages of ``specs`` on the vectors of ``texts`` (one forward pass for all)
+        and use them from now on; keyword arguments go to :meth:`encode_many`."""
+        wanted = {str(s): parse_strategy(s) for s in specs}
+        pooled = self.encode_many(texts, list({str(s.pooling) for s in wanted.values()}), **kwargs)
+        fitted = {
+            key: fit_stages(s, pooled[str(s.pooling)], self.pooler(s).width)
+            for key, s in wanted.items()
+        }
+        self.use_stages(fitted.values())
+        return fitted
+
+    def _stages_for(self, specs: Sequence[str | Strategy]) -> dict[str, FittedStages]:
+        """Output key -> fitted stages, for the specs that have stages; refuses unfitted ones."""
+        found: dict[str, FittedStages] = {}
+        for spec in specs:
+            strategy = parse_strategy(spec)
+            if not strategy.stages:
+                continue
+            if strategy not in self.fitted:
+                raise ValueError(
+                    f"{strategy}: its stages are not fitted; fit them first "
+                    "(Encoder.fit_stages, or embed --fit / --fit-self / --transform)"
+                )
+            found[str(spec)] = self.fitted[strategy]
+        return found
 
     def encode(
         self,
@@ -229,6 +268,7 @@ class Encoder:
         if batch_size is None and batch_tokens is None:
             batch_tokens = self.batch_tokens
         keys = [str(s) for s in specs]
+        stages = self._stages_for(specs)
         poolers = {key: self.pooler(spec) for key, spec in zip(keys, specs, strict=True)}
         windows = tokenize_windows(
             self.backbone.tokenizer, texts, self.max_length, self.long, self.stride
@@ -256,6 +296,8 @@ class Encoder:
         if self.normalize:
             for key, vectors in outputs.items():
                 outputs[key] = _normalized(vectors)
+        for key, fitted in stages.items():  # after the model's own normalisation
+            outputs[key] = fitted.transform(outputs[key])
         return Embedding(
             vectors=outputs,
             num_texts=len(texts),

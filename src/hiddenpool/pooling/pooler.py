@@ -22,6 +22,8 @@ class Pooler(nn.Module):
 
     def __init__(self, strategy: Strategy, hidden_size: int, num_layers: int) -> None:
         super().__init__()
+        if strategy.stages:  # a stage maps pooled vectors; it is no part of the module
+            raise ValueError(f"{strategy}: build the pooler of {strategy.pooling}, then its stages")
         self.strategy = strategy
         self.hidden_size = hidden_size
         self.num_layers = num_layers

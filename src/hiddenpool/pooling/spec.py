@@ -7,6 +7,8 @@ Grammar::
     layers    := COMBINER "(" selection ")" | selection       (combiner defaults to mean)
     selection := item ("," item)*
     item      := INT | [INT] ":" [INT]                      (Python indexing of hidden_states)
+    followed by ("|" STAGE)*: post-pooling stages (whiten(k), pca(k), int8...), see
+    :mod:`hiddenpool.pooling.stages`
 
 Layer indices are hidden_states indices: 0 is the embedding output, -1 (the default) the last
 layer. Examples: ``mean``, ``cls@concat(-4:)``, ``mean@1,-1`` (first-last average),
@@ -16,10 +18,17 @@ layer. Examples: ``mean``, ``cls@concat(-4:)``, ``mean@1,-1`` (first-last averag
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from hiddenpool.pooling.registry import COMBINERS, POOLERS
+from hiddenpool.pooling.stages import (
+    STAGES,
+    StageSpec,
+    check_stages,
+    parse_stage,
+    stages_width,
+)
 from hiddenpool.states import CaptureRequest, resolve_layer
 
 __all__ = ["LayerSelection", "PoolerSpec", "Strategy", "parse_strategy"]
@@ -119,7 +128,18 @@ class Strategy:
     poolers: tuple[PoolerSpec, ...]
     layers: LayerSelection = LayerSelection()
 
+    # post-pooling stages (``| whiten(256)``...), see :mod:`hiddenpool.pooling.stages`
+    stages: tuple[StageSpec, ...] = field(default=(), kw_only=True)
+
     def __str__(self) -> str:
+        return self._pooling_str() + "".join(f" | {stage}" for stage in self.stages)
+
+    @property
+    def pooling(self) -> Strategy:
+        """This strategy without its stages: what one forward pass and a Pooler compute."""
+        return replace(self, stages=()) if self.stages else self
+
+    def _pooling_str(self) -> str:
         head = "+".join(str(p) for p in self.poolers)
         return head if self.layers == LayerSelection() else f"{head}@{self.layers}"
 
@@ -156,10 +176,12 @@ class Strategy:
         )
 
     def width(self, hidden_size: int, num_layers: int) -> int:
-        """Output width: hidden_size times the poolers' factors, times layers if concatenated."""
+        """Output width: hidden_size times the poolers' factors, times layers if concatenated;
+        then what the stages keep (a binary stage packs 8 dimensions per byte)."""
         per_layer = hidden_size * sum(POOLERS[p.name].factor for p in self.poolers)
         n = len(self.layers.resolve(num_layers))
-        return per_layer * n if self.layers.combiner == "concat" else per_layer
+        pooled = per_layer * n if self.layers.combiner == "concat" else per_layer
+        return stages_width(self.stages, pooled)
 
 
 def _parse_pooler(spec: str, text: str) -> PoolerSpec:
@@ -168,6 +190,10 @@ def _parse_pooler(spec: str, text: str) -> PoolerSpec:
         raise _error(spec, f"{text!r} is not NAME or NAME(key=value,...)")
     name, inner = match.group(1), match.group(2)
     entry = POOLERS.get(name)
+    if entry is None and name in STAGES:
+        raise _error(
+            spec, f"{name} is a stage: it comes after pooling, e.g. 'mean | {text.strip()}'"
+        )
     if entry is None:
         raise _error(spec, f"unknown pooler {name!r}; choose from {', '.join(POOLERS)}")
     options: dict[str, Any] = {}
@@ -229,10 +255,15 @@ def parse_strategy(spec: str | Strategy) -> Strategy:
         return spec
     if not isinstance(spec, str) or not spec.strip():
         raise ValueError(f"a pooling spec is a non-empty string such as 'mean', got {spec!r}")
-    head, at, tail = spec.strip().partition("@")
+    pooling_text, *stage_texts = spec.split("|")
+    if not pooling_text.strip():
+        raise _error(spec, "stages come after a pooling spec, e.g. 'mean | whiten(256)'")
+    head, at, tail = pooling_text.strip().partition("@")
     poolers = tuple(_parse_pooler(spec, part) for part in head.split("+"))
     layers = _parse_layers(spec, tail) if at else LayerSelection()
     strategy = Strategy(poolers, layers)
     if strategy.needs_pooler and (len(poolers) > 1 or layers != LayerSelection()):
         raise _error(spec, "pooler is the model's own output: it takes no layers or partners")
-    return strategy
+    stages = tuple(parse_stage(spec, text) for text in stage_texts)
+    check_stages(spec, stages)
+    return replace(strategy, stages=stages) if stages else strategy
