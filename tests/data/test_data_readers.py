@@ -92,13 +92,22 @@ def test_empty_file(tmp_path: Path, content: str) -> None:
 def test_missing_column_lists_available(tmp_path: Path) -> None:
     path = _write(tmp_path / "d.csv", "sentence,score\nhi,1\n")
     with pytest.raises(
-        ValueError, match=r"^column 'text' not found in .*; available columns: sentence, score$"
+        ValueError,
+        match=r"d\.csv: column 'text' not found \(columns: sentence, score\); "
+        r"choose one with --text-column$",
     ):
         read_labelled(path, "text", "score", "regression")
     parquet = tmp_path / "d.parquet"
     pq.write_table(pa.table({"sentence": ["hi"], "score": [1.0]}), parquet)
-    with pytest.raises(ValueError, match=r"column 'label' not found .* sentence, score$"):
+    with pytest.raises(
+        ValueError,
+        match=r"column 'label' not found \(columns: sentence, score\); .*--label-column$",
+    ):
         read_labelled(parquet, "sentence", "label", "regression")
+    with pytest.raises(
+        ValueError, match=r"column 'b' not found .*; choose one with --pair-columns$"
+    ):
+        read_labelled(path, None, "score", "similarity", pair_columns=("sentence", "b"))
 
 
 def test_missing_label_names_the_row(tmp_path: Path) -> None:
@@ -132,15 +141,29 @@ def test_single_class(tmp_path: Path) -> None:
         read_labelled(path, "text", "label", "classification")
 
 
-def test_non_string_and_empty_text(tmp_path: Path) -> None:
+def test_a_text_must_be_a_string_and_an_empty_one_is_a_text(tmp_path: Path) -> None:
+    # The rule of every reader (hiddenpool.io): null or not a string is an error, "" is a text.
     jsonl = _jsonl(tmp_path / "d.jsonl", [{"t": "fine", "y": 1}, {"t": 42, "y": 2}])
     with pytest.raises(
-        ValueError, match=r"d\.jsonl: row 2, column 't': expected a string, got int 42$"
+        ValueError,
+        match=r"d\.jsonl: row 2 \(line 2\), column 't': expected a string, got int \(42\)$",
     ):
         read_labelled(jsonl, "t", "y", "regression")
-    csv_path = _write(tmp_path / "e.csv", "t,y\nfine,1\n   ,2\n")
-    with pytest.raises(ValueError, match=r"e\.csv: row 2, column 't': text is empty$"):
-        read_labelled(csv_path, "t", "y", "regression")
+    parquet = tmp_path / "p.parquet"
+    pq.write_table(pa.table({"t": ["a", None], "y": [1.0, 2.0]}), parquet)
+    with pytest.raises(
+        ValueError, match=r"p\.parquet: row 2, column 't': expected a string, got null$"
+    ):
+        read_labelled(parquet, "t", "y", "regression")
+    csv_path = _write(tmp_path / "e.csv", "t,y\nfine,1\n   ,2\n,3\n")
+    assert read_labelled(csv_path, "t", "y", "regression").texts == ["fine", "   ", ""]
+
+
+def test_a_cell_longer_than_the_csv_default_limit(tmp_path: Path) -> None:
+    book = "word " * 30_000  # 150,000 characters: over csv's default 131,072
+    path = _write(tmp_path / "long.csv", f"text,score\n{book},1\nshort,2\n")
+    data = read_labelled(path, "text", "score", "regression")
+    assert data.texts == [book, "short"]
 
 
 def test_bad_task_and_arguments(tmp_path: Path) -> None:
@@ -155,9 +178,11 @@ def test_bad_task_and_arguments(tmp_path: Path) -> None:
 
 def test_invalid_json_and_encoding(tmp_path: Path) -> None:
     bad_json = _write(tmp_path / "d.jsonl", '{"t": "a", "y": 1}\n{"t": \n')
-    with pytest.raises(ValueError, match=r"d\.jsonl: line 2 is not valid JSON"):
+    with pytest.raises(ValueError, match=r"d\.jsonl: row 2 \(line 2\): not valid JSON"):
         read_labelled(bad_json, "t", "y", "regression")
     latin = tmp_path / "l.csv"
     latin.write_bytes(b"t,y\ncaf\xe9,1\n")
-    with pytest.raises(ValueError, match=r"l\.csv is not valid UTF-8 .*; save it as UTF-8$"):
+    with pytest.raises(
+        ValueError, match=r"l\.csv: line 2: not valid UTF-8 at byte offset 7 .*convert the file"
+    ):
         read_labelled(latin, "t", "y", "regression")

@@ -52,6 +52,6 @@ def test_resumed_run_reports_and_writes_what_an_uninterrupted_one_does(
 def test_a_run_that_fails_before_any_chunk_leaves_no_work_folder(tiny_backbone, tmp_path):
     source = tmp_path / "in.jsonl"
     source.write_text('{"text": 1}\n', encoding="utf-8")
-    with pytest.raises(ValueError, match="line 1, column 'text'"):
+    with pytest.raises(ValueError, match=r"row 1 \(line 1\), column 'text'"):
         embed_file(source, tmp_path / "out.npy", Encoder(tiny_backbone("bert")))
     assert list(tmp_path.iterdir()) == [source]

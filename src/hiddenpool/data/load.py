@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +11,7 @@ from hiddenpool.data.archive import PAIR_READERS, parse_pairs, parse_rows, read_
 from hiddenpool.data.fetch import dataset_cache_dir, fetch
 from hiddenpool.data.labelled import LabelledData
 from hiddenpool.data.registry import DatasetInfo, get_dataset_info
+from hiddenpool.io import AtomicFile
 
 __all__ = ["load_dataset", "parsed_cache_path"]
 
@@ -38,18 +37,11 @@ Record = dict[str, str]  # text, label; and text_pair (similarity), split (offic
 
 
 def _write_jsonl(path: Path, records: list[Record]) -> None:
-    """Write rows atomically: a temp file in the same folder, then os.replace."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            for record in records:
-                handle.write(json.dumps(record, ensure_ascii=False))
-                handle.write("\n")
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; the cache is as readable as pip's
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write rows atomically (readable by all, as pip's cache is)."""
+    with AtomicFile(path) as tmp, tmp.open("w", encoding="utf-8") as handle:
+        for record in records:
+            handle.write(json.dumps(record, ensure_ascii=False))
+            handle.write("\n")
 
 
 def _read_jsonl(path: Path) -> list[Record]:

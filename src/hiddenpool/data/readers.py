@@ -1,14 +1,13 @@
 """Read a user's labelled file (.csv, .tsv, .jsonl, .parquet) into :class:`LabelledData`.
 
-Every problem is reported as one line naming the file, the 1-based data row (the header
-is not counted) and the column, so it can be fixed without a debugger.
+The file is read by :func:`hiddenpool.io.open_table`, the reader of every command, so the
+formats, the rule for empty and missing texts and the error messages are those of ``embed`` and
+``predict``; this module turns the label cells into numbers or classes. Every problem is one
+line naming the file, the 1-based data row (the header is not counted) and the column.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,59 +16,12 @@ from typing import Any
 import numpy as np
 
 from hiddenpool.data.labelled import LabelledData, check_task
+from hiddenpool.io import TABLE_FORMATS, Column, open_table
 
 __all__ = ["SUPPORTED_EXTENSIONS", "read_labelled"]
 
-SUPPORTED_EXTENSIONS: tuple[str, ...] = (".csv", ".tsv", ".jsonl", ".parquet")
-
-Records = list[dict[str, Any]]
-
-
-def _decode(path: Path) -> str:
-    raw = path.read_bytes()
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ValueError(
-            f"{path} is not valid UTF-8 ({exc.reason} at byte {exc.start}); save it as UTF-8"
-        ) from None
-
-
-def _read_delimited(path: Path, delimiter: str) -> tuple[list[str], Records]:
-    reader = csv.DictReader(io.StringIO(_decode(path), newline=""), delimiter=delimiter)
-    columns = [c for c in (reader.fieldnames or []) if c is not None]
-    return columns, list(reader)
-
-
-def _read_jsonl(path: Path) -> tuple[list[str], Records]:
-    columns: dict[str, None] = {}
-    records: Records = []
-    for number, line in enumerate(_decode(path).splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{path}: line {number} is not valid JSON: {exc.msg}") from None
-        if not isinstance(record, dict):
-            raise ValueError(
-                f"{path}: line {number} is a JSON {type(record).__name__}; expected an object"
-            )
-        columns.update(dict.fromkeys(record))
-        records.append(record)
-    return list(columns), records
-
-
-def _read_parquet(path: Path, wanted: Sequence[str]) -> tuple[list[str], Records]:
-    try:
-        import pyarrow.parquet as pq
-    except ImportError:  # pragma: no cover - pyarrow is part of the io extra
-        raise ValueError(
-            f"reading {path} needs pyarrow; install it with pip install 'hiddenpool[io]'"
-        ) from None
-    columns = list(pq.read_schema(path).names)
-    present = [c for c in dict.fromkeys(wanted) if c in columns]
-    return columns, pq.read_table(path, columns=present).to_pylist()
+SUPPORTED_EXTENSIONS: tuple[str, ...] = TABLE_FORMATS
+_CHUNK_ROWS = 65_536
 
 
 def _is_missing(value: Any) -> bool:
@@ -78,19 +30,6 @@ def _is_missing(value: Any) -> bool:
     if isinstance(value, str):
         return not value.strip()
     return isinstance(value, float) and math.isnan(value)
-
-
-def _text(path: Path, row: int, column: str, value: Any) -> str:
-    if value is None:
-        raise ValueError(f"{path}: row {row}, column {column!r}: text is missing")
-    if not isinstance(value, str):
-        raise ValueError(
-            f"{path}: row {row}, column {column!r}: expected a string, "
-            f"got {type(value).__name__} {value!r}"
-        )
-    if not value.strip():
-        raise ValueError(f"{path}: row {row}, column {column!r}: text is empty")
-    return value
 
 
 def _number(path: Path, row: int, column: str, value: Any) -> float:
@@ -125,6 +64,48 @@ def _class_labels(path: Path, column: str, values: list[Any]) -> np.ndarray:
     return labels
 
 
+def _wanted(
+    task: str,
+    text_column: str | None,
+    label_columns: str | Sequence[str],
+    pair_columns: tuple[str, str] | None,
+) -> list[Column]:
+    """The columns to read for ``task``: its text columns, then its label columns."""
+    labels = (label_columns,) if isinstance(label_columns, str) else tuple(label_columns)
+    if not labels:
+        raise ValueError("label_columns is empty; name at least one label column")
+    if task == "similarity":
+        if pair_columns is None or len(pair_columns) != 2:
+            raise ValueError("task 'similarity' needs pair_columns=(first, second) text columns")
+        texts = [Column(c, "text", "--pair-columns") for c in pair_columns]
+    else:
+        if text_column is None:
+            raise ValueError(f"task {task!r} needs text_column")
+        texts = [Column(text_column, "text", "--text-column")]
+    if task != "regression" and len(labels) != 1:
+        raise ValueError(f"{task} takes one label column, got {len(labels)}: {', '.join(labels)}")
+    return texts + [Column(c, "value", "--label-column") for c in labels]
+
+
+def _read(
+    path: Path, task: str, columns: Sequence[Column]
+) -> tuple[dict[str, list[str]], dict[str, list[Any]]]:
+    """Every text column's cells, and every label column's (numbers unless classification)."""
+    texts: dict[str, list[str]] = {c.name: [] for c in columns if c.kind == "text"}
+    labels: dict[str, list[Any]] = {c.name: [] for c in columns if c.kind == "value"}
+    for chunk in open_table(path, columns).chunks(_CHUNK_ROWS):
+        for column, values in texts.items():
+            values += chunk[column]
+        for column, values in labels.items():
+            for row, value in enumerate(chunk[column], start=chunk.start + 1):
+                if _is_missing(value):
+                    raise ValueError(f"{path}: row {row}, label column {column!r} is empty")
+                values.append(
+                    value if task == "classification" else _number(path, row, column, value)
+                )
+    return texts, labels
+
+
 def read_labelled(
     path: str | Path,
     text_column: str | None,
@@ -148,7 +129,8 @@ def read_labelled(
     Raises:
         FileNotFoundError: the file does not exist.
         ValueError: unsupported extension, no data rows, a missing column, an empty or
-            non-numeric label, a non-string or empty text, or a single class.
+            non-numeric label, a text that is not a string (null, a number), or a single class.
+            An empty string is a text, as everywhere in hiddenpool.
     """
     check_task(task)
     path = Path(path)
@@ -160,48 +142,12 @@ def read_labelled(
             f"unsupported file extension {suffix or '(none)'!r} for {path}; "
             f"expected one of {', '.join(SUPPORTED_EXTENSIONS)}"
         )
-    labels_wanted = (label_columns,) if isinstance(label_columns, str) else tuple(label_columns)
-    if not labels_wanted:
-        raise ValueError("label_columns is empty; name at least one label column")
-    if task == "similarity":
-        if pair_columns is None or len(pair_columns) != 2:
-            raise ValueError("task 'similarity' needs pair_columns=(first, second) text columns")
-        text_columns: tuple[str, ...] = tuple(pair_columns)
-    else:
-        if text_column is None:
-            raise ValueError(f"task {task!r} needs text_column")
-        text_columns = (text_column,)
-    if task != "regression" and len(labels_wanted) != 1:
-        raise ValueError(
-            f"{task} takes one label column, got {len(labels_wanted)}: {', '.join(labels_wanted)}"
-        )
-
-    if suffix in (".csv", ".tsv"):
-        columns, records = _read_delimited(path, "," if suffix == ".csv" else "\t")
-    elif suffix == ".jsonl":
-        columns, records = _read_jsonl(path)
-    else:
-        columns, records = _read_parquet(path, (*text_columns, *labels_wanted))
-    if not records:
+    wanted = _wanted(task, text_column, label_columns, pair_columns)
+    texts, raw_labels = _read(path, task, wanted)
+    text_columns = [c.name for c in wanted if c.kind == "text"]
+    labels_wanted = tuple(c.name for c in wanted if c.kind == "value")
+    if not texts[text_columns[0]]:
         raise ValueError(f"{path} is empty: it has no data rows")
-    for column in (*text_columns, *labels_wanted):
-        if column not in columns:
-            raise ValueError(
-                f"column {column!r} not found in {path}; available columns: {', '.join(columns)}"
-            )
-
-    texts: dict[str, list[str]] = {c: [] for c in text_columns}
-    raw_labels: dict[str, list[Any]] = {c: [] for c in labels_wanted}
-    for row, record in enumerate(records, start=1):
-        for column in text_columns:
-            texts[column].append(_text(path, row, column, record.get(column)))
-        for column in labels_wanted:
-            value = record.get(column)
-            if _is_missing(value):
-                raise ValueError(f"{path}: row {row}, label column {column!r} is empty")
-            if task != "classification":
-                value = _number(path, row, column, value)
-            raw_labels[column].append(value)
 
     if task == "classification":
         labels = _class_labels(path, labels_wanted[0], raw_labels[labels_wanted[0]])

@@ -11,8 +11,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from hiddenpool.evaluate._atomic import atomic_write
 from hiddenpool.evaluate.result import CompareResult, StrategyResult
+from hiddenpool.io import atomic_write
 
 __all__ = ["layer_families", "plot_layers", "plot_ranking"]
 

@@ -7,11 +7,11 @@ import math
 from collections import Counter
 from pathlib import Path
 
-from hiddenpool.evaluate._atomic import atomic_write_text
 from hiddenpool.evaluate.metrics import HIGHER_IS_BETTER
 from hiddenpool.evaluate.plots import plot_layers, plot_ranking
 from hiddenpool.evaluate.result import CompareResult
 from hiddenpool.evaluate.stats import MetricSummary, PairedDifference
+from hiddenpool.io import atomic_write_text
 
 __all__ = ["format_table", "score_kind", "write_report"]
 

@@ -1,21 +1,39 @@
-"""Read texts (and optional ids) from .txt, .csv, .tsv, .jsonl, .parquet or stdin, in chunks.
+"""The one table reader: .txt, .csv, .tsv, .jsonl, .parquet or stdin, in chunks, columns by name.
 
-One reader for every format: :func:`open_texts` checks the file and its columns up front, then
-:meth:`TextReader.chunks` yields lists of at most ``size`` texts, so a file of any length never
-sits in memory at once. Every problem is a ``ValueError`` (or ``FileNotFoundError``) naming the
-file and the line, byte offset, row or column.
+:func:`open_table` checks the file and the columns asked for before anything is read; then
+:meth:`TableReader.chunks` yields at most ``size`` rows at a time, so a file of any length never
+sits in memory unless the caller keeps every chunk. ``embed``, ``compare``, ``train``, ``predict``
+and the Ray engine all read through it, so every command accepts the same files and refuses
+them with the same messages.
 
-What counts as a text:
+Formats:
 
-- ``.txt`` and stdin (``-``): one text per line, without its line ending (``\\n`` or ``\\r\\n``).
-  An empty line is an empty text (it keeps its row, so output row i is input line i).
-- ``.csv`` / ``.tsv``: a header row, then one record per row (quoted fields may span lines). An
-  empty cell is an empty text.
-- ``.jsonl``: one JSON object per line; blank lines are skipped. The text must be a JSON string;
-  null, numbers and other types are refused.
-- ``.parquet``: a string column; nulls are refused.
+- ``.txt`` and stdin (``-``): one text per line, without its line ending (``\\n`` or ``\\r\\n``);
+  the one column is called ``text``. An empty line is an empty text (it keeps its row, so row i
+  of the output is line i of the input).
+- ``.csv`` / ``.tsv``: a header row, then one record per row (quoted fields may span lines; a
+  field may be as long as the platform allows, not csv's default 131,072 characters). Blank
+  lines between records are skipped. Every cell is a string.
+- ``.jsonl``: one JSON object per line; blank lines are skipped. Its columns are the keys of its
+  first object.
+- ``.parquet``: read by column, one batch at a time.
 
-All text must be UTF-8 (a leading byte-order mark is dropped).
+All text must be UTF-8 (a leading byte-order mark is dropped). An empty file has no rows.
+
+The rule for cells, the same in every format:
+
+- a **text** column's cell must be a string. An empty string is a text like any other (a csv
+  cell cannot tell empty from missing, so no format does); a null, a missing key or a non-string
+  (a JSON number, a parquet integer) is an error naming the file, row and column.
+- an **id** column's cell must be a string or an integer.
+- a **value** column's cell (labels) is passed on as read: a string from .csv/.tsv, any JSON
+  value from .jsonl (None for null or a missing key), a Python value from .parquet (None for
+  null); the caller says what it must be.
+
+Every problem is an :class:`~hiddenpool.io.InputError` (a ``ValueError``) naming the file, the
+row (data rows counted from 1, the header not counted) and its line, and the column, or a
+``FileNotFoundError`` / ``IsADirectoryError`` / ``PermissionError`` for a file that cannot be
+opened.
 """
 
 from __future__ import annotations
@@ -25,34 +43,97 @@ import hashlib
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Literal
 
-__all__ = ["INPUT_FORMATS", "TextChunk", "TextReader", "open_texts"]
+from hiddenpool.io.errors import InputError
+
+__all__ = [
+    "INPUT_FORMATS",
+    "TABLE_FORMATS",
+    "TEXT",
+    "Chunk",
+    "Column",
+    "TableReader",
+    "input_format",
+    "open_table",
+    "open_texts",
+]
 
 INPUT_FORMATS: tuple[str, ...] = (".txt", ".csv", ".tsv", ".jsonl", ".parquet")
-DEFAULT_TEXT_COLUMN = "text"
+TABLE_FORMATS: tuple[str, ...] = (".csv", ".tsv", ".jsonl", ".parquet")  # named columns
+TEXT = "text"  # the column of .txt and stdin, and the default text column
 _PEEK = 1 << 20  # bytes hashed at each end of the file for its fingerprint
-_CSV_FIELD_LIMIT = 2**31 - 1  # the largest the C long of every platform takes
+_MISSING = object()  # a JSON key absent from a record
+
+
+def _raise_csv_field_limit() -> None:
+    """Let a csv field be as long as the platform's C long allows (default: 131,072)."""
+    limit = sys.maxsize
+    while True:
+        try:
+            csv.field_size_limit(limit)
+            return
+        except OverflowError:  # a 32-bit C long (Windows)
+            limit //= 2
 
 
 @dataclass(frozen=True)
-class TextChunk:
-    """Consecutive texts of the input.
+class Column:
+    """A column to read: its name, what its cells must hold, and the option that names it.
 
     Attributes:
-        start: row number (0-based) of the first text.
-        texts: the texts.
-        ids: the id column's values (str or int), or None without an id column.
+        name: the column (or JSON key).
+        kind: ``"text"`` (strings), ``"id"`` (strings or integers) or ``"value"`` (as read).
+        option: the option that names it, said in the error when the file lacks it
+            (``"--text-column"``).
+        required: an absent column is an error; otherwise it is skipped (see
+            :attr:`TableReader.selected`).
+    """
+
+    name: str
+    kind: Literal["text", "id", "value"] = "text"
+    option: str | None = None
+    required: bool = True
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Consecutive rows of the input, by column.
+
+    Attributes:
+        start: index (0-based) of the first row; row ``start + i + 1`` as errors count it.
+        values: each selected column's cells, in row order.
         progress: share of the input read once this chunk is done (0..1), or None if unknown.
+        text_column: the first text column (what :attr:`texts` returns), or None.
+        id_column: the id column (what :attr:`ids` returns), or None.
     """
 
     start: int
-    texts: list[str]
-    ids: list[Any] | None
+    values: dict[str, list[Any]]
     progress: float | None
+    text_column: str | None = None
+    id_column: str | None = None
+
+    def __len__(self) -> int:
+        return len(next(iter(self.values.values()))) if self.values else 0
+
+    def __getitem__(self, column: str) -> list[Any]:
+        return self.values[column]
+
+    @property
+    def texts(self) -> list[str]:
+        """The first text column's cells."""
+        if self.text_column is None:
+            raise KeyError("no text column was asked for")
+        return self.values[self.text_column]
+
+    @property
+    def ids(self) -> list[Any] | None:
+        """The id column's cells, or None without an id column."""
+        return self.values[self.id_column] if self.id_column else None
 
 
 class _Lines:
@@ -62,24 +143,24 @@ class _Lines:
         self.handle = handle
         self.name = name
         self.line = 0  # number of the line last returned, 1-based
-        self.offset = 0  # byte offset of the line last returned
         self.consumed = 0  # bytes read so far
 
     def __iter__(self) -> Iterator[str]:
         for raw in self.handle:
             self.line += 1
-            self.offset = self.consumed
+            offset = self.consumed
             self.consumed += len(raw)
             if self.line == 1 and raw.startswith(b"\xef\xbb\xbf"):
                 raw = raw[3:]
-                self.offset += 3
+                offset += 3
             try:
                 yield raw.decode("utf-8")
             except UnicodeDecodeError as error:
-                raise ValueError(
-                    f"{self.name}: line {self.line} (byte offset {self.offset + error.start}) is "
-                    f"not valid UTF-8 ({error.reason}); convert the file to UTF-8, e.g. "
-                    "iconv -f latin1 -t utf-8"
+                raise InputError(
+                    self.name,
+                    f"not valid UTF-8 at byte offset {offset + error.start} ({error.reason}); "
+                    "convert the file to UTF-8, e.g. iconv -f latin1 -t utf-8",
+                    line=self.line,
                 ) from None
 
 
@@ -91,46 +172,64 @@ def _strip_newline(line: str) -> str:
     return line
 
 
-def _cell(name: str, where: str, column: str, value: Any, kind: str) -> Any:
-    """``value`` if it is a string (or, for ids, an int); else a ValueError naming the cell."""
-    ok = isinstance(value, str) or (
-        kind == "id" and isinstance(value, int) and not isinstance(value, bool)
-    )
-    if ok:
-        return value
-    what = "null" if value is None else f"{type(value).__name__} ({json.dumps(value)[:40]})"
-    expected = "a string or an integer" if kind == "id" else "a string"
-    raise ValueError(f"{name}: {where}, column {column!r}: expected {expected}, got {what}")
+def _describe(value: Any) -> str:
+    if value is _MISSING:
+        return "nothing (no such key)"
+    if value is None:
+        return "null"
+    shown = json.dumps(value, ensure_ascii=False, default=str)
+    return f"{type(value).__name__} ({shown[:40]})"
 
 
-class TextReader:
-    """Texts of one input, read in chunks. Build it with :func:`open_texts`.
+def _check(value: Any, kind: str) -> str | None:
+    """None if ``value`` fits a column of ``kind``, else what was expected."""
+    if kind == "text":
+        return None if isinstance(value, str) else "a string"
+    if kind == "id":
+        ok = isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
+        return None if ok else "a string or an integer"
+    return None
+
+
+class TableReader:
+    """Rows of one input, read in chunks. Build it with :func:`open_table`.
 
     Attributes:
         path: the input path, or ``"-"`` for stdin.
         format: ``".txt"``, ``".csv"``, ``".tsv"``, ``".jsonl"`` or ``".parquet"``.
-        text_column: the text column (None for .txt and stdin).
-        id_column: the id column, or None.
-        columns: the columns the input has (empty for .txt and stdin).
+        columns: the columns the input has (``("text",)`` for .txt and stdin; for .jsonl the
+            keys of its first object; empty for an empty file).
+        selected: the columns asked for that the input has, in the order asked.
     """
 
     def __init__(
-        self,
-        path: str,
-        fmt: str,
-        text_column: str | None,
-        id_column: str | None,
-        columns: tuple[str, ...] = (),
+        self, path: str, fmt: str, columns: tuple[str, ...], selected: tuple[Column, ...]
     ) -> None:
         self.path = path
         self.format = fmt
-        self.text_column = text_column
-        self.id_column = id_column
         self.columns = columns
+        self.selected = selected
+        self._kinds = [c.kind for c in selected]
+        self._names = [c.name for c in selected]
 
     @property
     def name(self) -> str:
+        """The input as messages name it."""
         return "<stdin>" if self.path == "-" else self.path
+
+    @property
+    def text_column(self) -> str | None:
+        """The first text column read, or None."""
+        return next((c.name for c in self.selected if c.kind == "text"), None)
+
+    @property
+    def id_column(self) -> str | None:
+        """The id column read, or None."""
+        return next((c.name for c in self.selected if c.kind == "id"), None)
+
+    def has(self, column: str) -> bool:
+        """Whether ``column`` is read (asked for and present)."""
+        return column in self._names
 
     def fingerprint(self) -> dict[str, Any] | None:
         """What identifies the input for resuming: path, size, mtime and its first and last MiB
@@ -152,209 +251,271 @@ class TextReader:
             "sha256_ends": digest.hexdigest(),
         }
 
-    def chunks(self, size: int) -> Iterator[TextChunk]:
-        """Consecutive chunks of at most ``size`` texts, in input order."""
+    def chunks(self, size: int) -> Iterator[Chunk]:
+        """Consecutive chunks of at most ``size`` rows, in input order."""
         if size < 1:
             raise ValueError(f"chunk size must be >= 1, got {size}")
         if self.format == ".parquet":
             yield from self._parquet_chunks(size)
-            return
-        if self.path == "-":
-            yield from self._chunks(sys.stdin.buffer, None, size)
-            return
-        total = os.path.getsize(self.path)
-        with open(self.path, "rb") as handle:
-            yield from self._chunks(handle, total, size)
+        elif self.path == "-":
+            yield from self._line_chunks(sys.stdin.buffer, None, size)
+        else:
+            with open(self.path, "rb") as handle:
+                yield from self._line_chunks(handle, os.path.getsize(self.path), size)
 
-    def _chunks(self, handle: IO[bytes], total: int | None, size: int) -> Iterator[TextChunk]:
+    def _chunk(self, start: int, values: dict[str, list[Any]], progress: float | None) -> Chunk:
+        return Chunk(start, values, progress, self.text_column, self.id_column)
+
+    def _cell(self, value: Any, column: int, row: int, line: int | None) -> Any:
+        expected = _check(value, self._kinds[column])
+        if expected is not None:
+            raise InputError(
+                self.name,
+                f"expected {expected}, got {_describe(value)}",
+                row=row,
+                line=line,
+                column=self._names[column],
+            )
+        return None if value is _MISSING else value
+
+    def _line_chunks(self, handle: IO[bytes], total: int | None, size: int) -> Iterator[Chunk]:
         lines = _Lines(handle, self.name)
-        rows = self._rows(lines)
+        if self.format == ".txt":
+            rows: Iterator[tuple[int, Sequence[Any]]] = (
+                (lines.line, (_strip_newline(line),)) for line in lines
+            )
+        elif self.format == ".jsonl":
+            rows = self._jsonl_rows(lines)
+        else:
+            rows = self._csv_rows(lines)
+        typed = self.format == ".jsonl"  # .txt, .csv and .tsv cells are all strings
         start = 0
         while True:
-            texts: list[str] = []
-            ids: list[Any] = []
-            for text, row_id in rows:
-                texts.append(text)
-                ids.append(row_id)
-                if len(texts) == size:
+            values: list[list[Any]] = [[] for _ in self._names]
+            count = 0
+            for line, cells in rows:
+                if typed:
+                    row = start + count + 1
+                    cells = [self._cell(cell, j, row, line) for j, cell in enumerate(cells)]
+                for column, cell in zip(values, cells, strict=True):
+                    column.append(cell)
+                count += 1
+                if count == size:
                     break
-            if not texts:
+            if not count:
                 return
             progress = min(1.0, lines.consumed / total) if total else None
-            yield TextChunk(start, texts, ids if self.id_column else None, progress)
-            start += len(texts)
+            yield self._chunk(start, dict(zip(self._names, values, strict=True)), progress)
+            start += count
 
-    def _rows(self, lines: _Lines) -> Iterator[tuple[str, Any]]:
-        if self.format == ".txt":
-            for line in lines:
-                yield _strip_newline(line), None
-        elif self.format == ".jsonl":
-            yield from self._jsonl_rows(lines)
-        else:
-            yield from self._csv_rows(lines)
-
-    def _jsonl_rows(self, lines: _Lines) -> Iterator[tuple[str, Any]]:
-        text_column = self.text_column or DEFAULT_TEXT_COLUMN
+    def _jsonl_rows(self, lines: _Lines) -> Iterator[tuple[int, list[Any]]]:
+        row = 0
         for line in lines:
             if not line.strip():
                 continue
-            where = f"line {lines.line}"
+            row += 1
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as error:
-                raise ValueError(f"{self.name}: {where}: not valid JSON ({error.msg})") from None
+                raise InputError(
+                    self.name, f"not valid JSON ({error.msg})", row=row, line=lines.line
+                ) from None
             if not isinstance(record, dict):
-                raise ValueError(
-                    f"{self.name}: {where}: expected a JSON object, got {type(record).__name__}"
+                raise InputError(
+                    self.name,
+                    f"expected a JSON object, got {type(record).__name__}",
+                    row=row,
+                    line=lines.line,
                 )
-            for column in (text_column, self.id_column):
-                if column is not None and column not in record:
-                    raise ValueError(
-                        f"{self.name}: {where}: no {column!r} key (keys: "
-                        f"{', '.join(map(repr, record)) or 'none'})"
-                    )
-            text = _cell(self.name, where, text_column, record[text_column], "text")
-            row_id = (
-                _cell(self.name, where, self.id_column, record[self.id_column], "id")
-                if self.id_column
-                else None
-            )
-            yield text, row_id
+            yield lines.line, [record.get(name, _MISSING) for name in self._names]
 
-    def _csv_rows(self, lines: _Lines) -> Iterator[tuple[str, Any]]:
-        # The default limit, 131,072 characters a field, would refuse long documents.
-        csv.field_size_limit(_CSV_FIELD_LIMIT)
+    def _csv_rows(self, lines: _Lines) -> Iterator[tuple[int, list[Any]]]:
+        _raise_csv_field_limit()
         reader = csv.reader(lines, delimiter="\t" if self.format == ".tsv" else ",")
         try:
             header = next(reader)
-        except StopIteration:
-            return
-        text_at = header.index(self.text_column or DEFAULT_TEXT_COLUMN)
-        id_at = header.index(self.id_column) if self.id_column else None
-        row = 0
-        try:
+            at = [header.index(name) for name in self._names]
+            row = 0
+            first = lines.line + 1  # where the next record starts
             for record in reader:
-                row += 1
-                if not record:  # a blank line between records
-                    continue
-                if len(record) != len(header):
-                    raise ValueError(
-                        f"{self.name}: row {row} (line {lines.line}) has {len(record)} fields, "
-                        f"the header has {len(header)}"
-                    )
-                yield record[text_at], (record[id_at] if id_at is not None else None)
+                if record:  # not a blank line between records
+                    row += 1
+                    if len(record) != len(header):
+                        raise InputError(
+                            self.name,
+                            f"expected {len(header)} fields as in the header, got {len(record)}",
+                            row=row,
+                            line=first,
+                        )
+                    yield first, [record[i] for i in at]
+                first = lines.line + 1
+        except StopIteration:  # an empty file
+            return
         except csv.Error as error:
-            raise ValueError(f"{self.name}: line {lines.line}: {error}") from None
+            raise InputError(self.name, f"not valid CSV ({error})", line=lines.line) from None
 
-    def _parquet_chunks(self, size: int) -> Iterator[TextChunk]:
+    def _parquet_chunks(self, size: int) -> Iterator[Chunk]:
         import pyarrow.parquet as pq
 
         file = pq.ParquetFile(self.path)
         total = file.metadata.num_rows
-        text_column = self.text_column or DEFAULT_TEXT_COLUMN
-        wanted = [text_column] + ([self.id_column] if self.id_column else [])
         start = 0
-        for batch in file.iter_batches(batch_size=size, columns=wanted):
-            texts = batch.column(text_column).to_pylist()
-            for i, text in enumerate(texts):
-                if not isinstance(text, str):
-                    _cell(self.name, f"row {start + i + 1}", text_column, text, "text")
-            ids = None
-            if self.id_column:
-                ids = batch.column(self.id_column).to_pylist()
-                for i, row_id in enumerate(ids):
-                    _cell(self.name, f"row {start + i + 1}", self.id_column, row_id, "id")
-            yield TextChunk(start, texts, ids, (start + len(texts)) / total if total else 1.0)
-            start += len(texts)
+        for batch in file.iter_batches(batch_size=size, columns=list(dict.fromkeys(self._names))):
+            values: dict[str, list[Any]] = {}
+            for j, name in enumerate(self._names):
+                cells = batch.column(name).to_pylist()
+                if self._kinds[j] != "value":
+                    for i, cell in enumerate(cells):
+                        self._cell(cell, j, start + i + 1, None)
+                values[name] = cells
+            yield self._chunk(start, values, (start + batch.num_rows) / total if total else 1.0)
+            start += batch.num_rows
 
 
-def _csv_header(path: Path, fmt: str) -> tuple[str, ...]:
-    with path.open("rb") as handle:
-        lines = _Lines(handle, str(path))
+def input_format(path: str | Path) -> str:
+    """The format of ``path`` (``".txt"`` for ``"-"``, stdin); InputError for another suffix."""
+    text = str(path)
+    if text == "-":
+        return ".txt"
+    fmt = Path(text).suffix.lower()
+    if fmt not in INPUT_FORMATS:
+        raise InputError(
+            text,
+            f"unknown input format {fmt or '(no extension)'!r}; use one of "
+            f"{', '.join(INPUT_FORMATS)} or - for stdin",
+        )
+    return fmt
+
+
+def _check_file(text: str) -> None:
+    file = Path(text)
+    if not file.exists():
+        raise FileNotFoundError(f"{text}: no such file")
+    if file.is_dir():
+        raise IsADirectoryError(f"{text}: is a folder, expected a file")
+    if not os.access(file, os.R_OK):
+        raise PermissionError(f"{text}: not readable (permission denied)")
+
+
+def _csv_header(path: str, fmt: str) -> tuple[str, ...]:
+    with open(path, "rb") as handle:
+        lines = _Lines(handle, path)
         try:
-            return tuple(next(csv.reader(lines, delimiter="\t" if fmt == ".tsv" else ",")))
-        except StopIteration:
-            raise ValueError(f"{path}: empty file, expected a header row") from None
+            return tuple(next(csv.reader(lines, delimiter="\t" if fmt == ".tsv" else ","), ()))
         except csv.Error as error:
-            raise ValueError(f"{path}: line {lines.line}: {error}") from None
+            raise InputError(path, f"not valid CSV ({error})", line=lines.line) from None
 
 
-def _parquet_columns(path: Path, text_column: str) -> tuple[str, ...]:
+def _jsonl_keys(path: str) -> tuple[str, ...]:
+    """The keys of the first object (problems with that line are left to the reading)."""
+    with open(path, "rb") as handle:
+        for line in _Lines(handle, path):
+            if line.strip():
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError:
+                    return ()
+                return tuple(record) if isinstance(record, dict) else ()
+    return ()
+
+
+def _parquet_columns(path: str, selected: Sequence[Column]) -> tuple[str, ...]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
         schema = pq.read_schema(path)
     except (pa.ArrowInvalid, OSError) as error:
-        raise ValueError(f"{path}: not a readable parquet file ({error})") from None
-    if text_column in schema.names:
-        kind = schema.field(text_column).type
-        if not (
-            pa.types.is_string(kind)
-            or pa.types.is_large_string(kind)
-            or pa.types.is_string_view(kind)
-        ):
-            raise ValueError(f"{path}: column {text_column!r} holds {kind}, expected strings")
+        raise InputError(path, f"not a readable parquet file ({error})") from None
+    for column in selected:
+        if column.kind == "text" and column.name in schema.names:
+            kind = schema.field(column.name).type
+            if not (
+                pa.types.is_string(kind)
+                or pa.types.is_large_string(kind)
+                or pa.types.is_string_view(kind)
+            ):
+                raise InputError(path, f"expected strings, got {kind}", column=column.name)
     return tuple(schema.names)
 
 
-def _check_columns(name: str, columns: tuple[str, ...], wanted: dict[str, str]) -> None:
-    for flag, column in wanted.items():
-        if column not in columns:
-            raise ValueError(
-                f"{name}: no column {column!r} (columns: {', '.join(map(repr, columns))}); "
-                f"choose one with {flag}"
+def _no_columns(path: str, options: Sequence[str]) -> InputError:
+    return InputError(
+        path,
+        f"plain text has no columns; {', '.join(dict.fromkeys(options))} only apply to "
+        f"{', '.join(TABLE_FORMATS)}",
+    )
+
+
+def open_table(path: str | Path, columns: Sequence[Column]) -> TableReader:
+    """Open an input, checking its format and the columns asked for before anything is read.
+
+    Args:
+        path: a .txt, .csv, .tsv, .jsonl or .parquet file, or ``"-"`` for lines on stdin.
+        columns: the columns to read. A .txt file (and stdin) has one column, ``text``.
+
+    Returns:
+        A TableReader; iterate ``reader.chunks(size)``.
+
+    Raises:
+        InputError: an unknown format, an unreadable header or parquet file, or a required
+            column the input lacks.
+        FileNotFoundError, IsADirectoryError, PermissionError: the file cannot be opened.
+
+    >>> wanted = [Column("s1"), Column("s2"), Column("score", "value")]
+    >>> reader = open_table("sts.csv", wanted)  # doctest: +SKIP
+    >>> next(reader.chunks(10_000))["score"][:2]  # doctest: +SKIP
+    ['3.5', '0.5']
+    """
+    text = str(path)
+    fmt = input_format(text)
+    if text != "-":
+        _check_file(text)
+    have: tuple[str, ...]
+    if fmt == ".txt":
+        foreign = [c.option or repr(c.name) for c in columns if c.name != TEXT and c.required]
+        if foreign:
+            raise _no_columns(text, foreign)
+        have = (TEXT,)
+    elif fmt in (".csv", ".tsv"):
+        have = _csv_header(text, fmt)
+    elif fmt == ".jsonl":
+        have = _jsonl_keys(text)
+    else:
+        have = _parquet_columns(text, columns)
+    known = bool(have) or fmt == ".parquet"  # an empty .csv/.jsonl has no rows to check
+    for column in columns:
+        if column.required and known and column.name not in have:
+            hint = f"; choose one with {column.option}" if column.option else ""
+            raise InputError(
+                text,
+                f"column {column.name!r} not found (columns: {', '.join(have) or 'none'})" + hint,
             )
+    selected = tuple(c for c in columns if c.name in have or (c.required and not known))
+    return TableReader(text, fmt, have, selected)
 
 
 def open_texts(
     path: str | Path, text_column: str | None = None, id_column: str | None = None
-) -> TextReader:
-    """Open an input of texts, checking its format and columns before anything is read.
+) -> TableReader:
+    """Open an input of texts (and ids): :func:`open_table` with a text and an id column.
 
     Args:
         path: a .txt, .csv, .tsv, .jsonl or .parquet file, or ``"-"`` for lines on stdin.
         text_column: the column (or JSON key) holding the texts; default ``"text"``. Not for
             .txt or stdin.
-        id_column: a column (or JSON key) of row ids to carry into the output, or None.
+        id_column: a column (or JSON key) of row ids (strings or integers), or None.
 
     Returns:
-        A TextReader; iterate ``reader.chunks(size)``.
+        A TableReader whose chunks have ``texts`` and ``ids``.
 
     >>> reader = open_texts("reviews.csv", text_column="review")  # doctest: +SKIP
     >>> next(reader.chunks(10_000)).texts[:1]  # doctest: +SKIP
     ['A gripping, beautifully shot film.']
     """
-    text = str(path)
-    if text == "-":
-        fmt = ".txt"
-    else:
-        fmt = Path(text).suffix.lower()
-        if fmt not in INPUT_FORMATS:
-            raise ValueError(
-                f"{text}: unknown input format {fmt or '(no extension)'!r}; use one of "
-                f"{', '.join(INPUT_FORMATS)} or - for stdin"
-            )
-        file = Path(text)
-        if not file.exists():
-            raise FileNotFoundError(f"{text}: no such file")
-        if file.is_dir():
-            raise IsADirectoryError(f"{text}: is a folder, expected a file")
-        if not os.access(file, os.R_OK):
-            raise PermissionError(f"{text}: not readable (permission denied)")
-    if fmt == ".txt" and (text_column or id_column):
-        raise ValueError(
-            f"{text}: plain text has no columns; --text-column and --id-column "
-            "are for .csv, .tsv, .jsonl and .parquet"
-        )
-    columns: tuple[str, ...] = ()
-    wanted = {"--text-column": text_column or DEFAULT_TEXT_COLUMN}
+    if input_format(path) == ".txt" and (text_column or id_column):
+        raise _no_columns(str(path), ["--text-column", "--id-column"])
+    columns = [Column(text_column or TEXT, "text", "--text-column")]
     if id_column:
-        wanted["--id-column"] = id_column
-    if fmt in (".csv", ".tsv"):
-        columns = _csv_header(Path(text), fmt)
-        _check_columns(text, columns, wanted)
-    elif fmt == ".parquet":
-        columns = _parquet_columns(Path(text), text_column or DEFAULT_TEXT_COLUMN)
-        _check_columns(text, columns, wanted)
-    return TextReader(text, fmt, text_column if fmt != ".txt" else None, id_column, columns)
+        columns.append(Column(id_column, "id", "--id-column"))
+    return open_table(path, columns)

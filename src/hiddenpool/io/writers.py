@@ -28,7 +28,6 @@ import fcntl
 import json
 import os
 import shutil
-import tempfile
 import zipfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -36,6 +35,8 @@ from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
+
+from hiddenpool.io.atomic import AtomicFile, atomic_write_text
 
 __all__ = [
     "OUTPUT_FORMATS",
@@ -90,19 +91,6 @@ class ChunkRecord:
     rows: int
     tokens: int
     truncated: int
-
-
-def _write_json_atomic(path: Path, data: Any) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=1)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _npy_header(handle: IO[bytes], rows: int, width: int, dtype: np.dtype) -> None:
@@ -244,7 +232,7 @@ class PartialOutput:
 
     def _save_manifest(self) -> None:
         self._manifest["chunks"] = [c.__dict__ for c in self.chunks]
-        _write_json_atomic(self.manifest_path, self._manifest)
+        atomic_write_text(self.manifest_path, json.dumps(self._manifest, indent=1))
 
     def add(
         self,
@@ -261,16 +249,8 @@ class PartialOutput:
         }
         if ids is not None:
             arrays["ids"] = _ids_array(ids, self.id_column or "id")
-        fd, tmp = tempfile.mkstemp(prefix=".chunk-", suffix=".npz", dir=self.folder)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                np.savez(handle, **arrays)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self.chunk_path(index))
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with AtomicFile(self.chunk_path(index)) as tmp, tmp.open("wb") as handle:
+            np.savez(handle, **arrays)
         self.chunks.append(record)
         self._save_manifest()
 
@@ -291,13 +271,9 @@ class PartialOutput:
         """Assemble the output from the chunk files, atomically; remove the work folder and the
         lock."""
         rows = sum(c.rows for c in self.chunks)
-        fd, tmp = tempfile.mkstemp(
-            prefix=f".{self.output.name}.", suffix=".tmp", dir=self.output.parent
-        )
-        os.close(fd)
-        try:
+        with AtomicFile(self.output) as tmp:
             if self.format == ".npy":
-                with open(tmp, "wb") as handle:
+                with tmp.open("wb") as handle:
                     self._write_npy(handle, self.specs[0], 0, rows, widths[self.specs[0]])
             elif self.format == ".npz":
                 with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
@@ -305,12 +281,7 @@ class PartialOutput:
                         with archive.open(f"{spec}.npy", "w", force_zip64=True) as handle:
                             self._write_npy(handle, spec, i, rows, widths[spec])
             else:
-                self._write_parquet(Path(tmp), widths)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, self.output)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+                self._write_parquet(tmp, widths)
         shutil.rmtree(self.folder, ignore_errors=True)
         self.release()
         return self.output

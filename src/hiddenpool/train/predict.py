@@ -19,10 +19,10 @@ from tqdm.auto import tqdm
 from hiddenpool._runtime import resolve_device
 from hiddenpool.encode.batching import padded_batches
 from hiddenpool.encode.windows import tokenize_windows
+from hiddenpool.io import TEXT, Column, TableWriter, input_format, open_table
 from hiddenpool.train.config import CONFIG_NAME, PooledModelConfig, is_pooled_model_dir
 from hiddenpool.train.metrics import predictions_from_logits, score
 from hiddenpool.train.model import PooledModel
-from hiddenpool.train.streams import TableReader, TableWriter
 
 __all__ = ["PredictReport", "Predictor", "model_dirs", "predict_file", "predict_logits"]
 
@@ -238,35 +238,39 @@ def predict_file(
     """
     predictor = model if isinstance(model, Predictor) else Predictor(model, device=device)
     config = predictor.config
-    reader = TableReader(input_path, text_column or config.text_column)
-    if id_column is not None and id_column not in reader.columns:
-        raise ValueError(
-            f"{input_path}: no id column {id_column!r}; columns: {', '.join(reader.columns)}"
-        )
-    has_labels = all(c in reader.columns for c in config.targets) and reader.format != ".txt"
+    text = TEXT if input_format(input_path) == ".txt" else text_column or config.text_column
+    wanted = [Column(text, "text", "--text-column")]
+    if id_column is not None:
+        wanted.append(Column(id_column, "id", "--id-column"))
+    # Gold labels are scored when the input has every label column the model was trained on.
+    wanted += [Column(c, "value", required=False) for c in config.targets]
+    reader = open_table(input_path, wanted)
+    has_labels = all(reader.has(c) for c in config.targets)
     names, numeric = predictor.columns()
     columns = [id_column, *names] if id_column else names
     gold: list[np.ndarray] = []
     predicted: list[np.ndarray] = []
-    wanted = [c for c in (id_column, *config.targets) if c]
     progress = sys.stderr.isatty() if show_progress is None else show_progress
     rows = 0
     with (
         TableWriter(output_path, columns, numeric) as writer,
         tqdm(disable=not progress, unit="text", desc="predicting") as bar,
     ):
-        for texts, extra in reader.chunks(chunk_size, wanted):
+        for chunk in reader.chunks(chunk_size):
             if has_labels:
-                gold.append(predictor.encode_labels(extra, rows + 1))
-            predictions = predictor.predict(texts, batch_size)
+                try:
+                    gold.append(predictor.encode_labels(chunk.values, chunk.start + 1))
+                except ValueError as error:
+                    raise ValueError(f"{reader.name}: {error}") from None
+            predictions = predictor.predict(chunk.texts, batch_size)
             table = predictor.table(predictions)
             if id_column:
-                table[id_column] = extra[id_column]
+                table[id_column] = chunk.ids
             writer.write({c: table[c] for c in columns})
             if has_labels:
                 predicted.append(predictions)
-            rows += len(texts)
-            bar.update(len(texts))
+            rows += len(chunk)
+            bar.update(len(chunk))
     metrics = None
     if has_labels and rows:
         metrics = score(config.task, np.concatenate(gold), np.concatenate(predicted))

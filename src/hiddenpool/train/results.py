@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
+from hiddenpool.io import TableWriter
 from hiddenpool.train.config import CONFIG_NAME, TrainConfig
 from hiddenpool.train.data import TrainingData
-from hiddenpool.train.streams import TableWriter
 
 __all__ = [
     "FoldResult",
