@@ -75,10 +75,7 @@ def test_console_commands_run_in_order(tmp_path, monkeypatch, capsys):
     assert (tmp_path / "hiddenpool-compare" / "report.md").is_file()
     assert (tmp_path / "vectors.parquet").is_file()
     assert (tmp_path / "predictions.csv").is_file()
-    assert sorted(p.name for p in (tmp_path / "vectors").iterdir()) == [
-        "a.csv.parquet",
-        "b.csv.parquet",
-    ]
+    assert sorted(p.name for p in (tmp_path / "vectors").iterdir()) == ["a.parquet", "b.parquet"]
     assert capsys.readouterr().out.strip()
 
 

@@ -1,4 +1,5 @@
-"""Ray Data engine on a local 2-CPU runtime: the local vectors; finished shards are skipped."""
+"""Ray Data engine on a local 2-CPU runtime: the local vectors; finished shards are skipped; shards
+are read by hiddenpool's reader; outputs are named after their inputs; --quiet is quiet."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from hiddenpool import Encoder, load_backbone
+from hiddenpool.cli.main import main
+from hiddenpool.io import InputError
 
 ray = pytest.importorskip("ray")
 
@@ -50,11 +53,11 @@ def test_ray_vectors_equal_the_local_engine_and_keep_ids(runtime, shards, tmp_pa
     specs = ("mean", "cls@concat(-2:)", "max@1")
     settings = RayEmbedSettings(specs=specs, model=model, id_column="doc", batch_size=16)
     outputs = embed_files(folder, tmp_path / "out", settings)
-    assert [p.name for p in outputs] == ["a.parquet.parquet", "b.jsonl.parquet", "c.csv.parquet"]
+    # One parquet folder per shard, named after the input less its extension.
+    assert [p.name for p in outputs] == ["a.parquet", "b.parquet", "c.parquet"]
     local = Encoder(load_backbone(model))
-    for output in outputs:
+    for output, name in zip(outputs, ("a.parquet", "b.jsonl", "c.csv"), strict=True):
         table = pq.read_table(output)
-        name = output.name.removesuffix(".parquet")
         ids = table.column("doc").to_pylist()
         # Every row keeps its id; Ray may reorder rows, so match them by id.
         assert sorted(ids) == sorted(f"{name[0]}{i}" for i in range(len(texts[name])))
@@ -92,6 +95,44 @@ def test_inputs_are_found_by_folder_glob_or_path_with_clear_errors(shards, tmp_p
     (tmp_path / "x.docx").write_text("x")
     with pytest.raises(ValueError, match=r"x\.docx: unsupported input type"):
         list_shards(tmp_path / "x.docx")
+
+
+def test_shards_sharing_an_output_or_overwriting_their_input_are_refused(shards, tmp_path):
+    folder, _ = shards
+    (folder / "a.csv").write_text("doc,text\na0,hello\n")
+    settings = RayEmbedSettings(id_column="doc")
+    with pytest.raises(ValueError, match=r"a\.csv and .*a\.parquet would both be written to"):
+        embed_files(folder, tmp_path / "out", settings)
+    (folder / "a.csv").unlink()
+    with pytest.raises(ValueError, match=r"a\.parquet: its vectors would be written over it"):
+        embed_files(folder, folder, settings)
+
+
+def test_shards_are_read_by_hiddenpools_reader(runtime, tmp_path, tiny_dir):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    rows = [{"doc": "x1", "text": "fine"}, {"doc": "x2", "text": None}]
+    (folder / "nulls.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    settings = RayEmbedSettings(model=str(tiny_dir("bert")), id_column="doc")
+    with pytest.raises(InputError, match=r"row 2 \(line 2\), column 'text': expected a string"):
+        embed_files(folder, tmp_path / "out", settings)
+    assert not (tmp_path / "out" / "nulls.parquet").exists()
+
+
+def test_quiet_cli_prints_nothing_and_reads_long_cells(runtime, tmp_path, tiny_dir, capfd):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    book = "the movie was good " * 10_000  # 190,000 characters: over csv's default field limit
+    (folder / "long.csv").write_text(f"doc,text\nl0,{book}\nl1,short\n")
+    (folder / "lines.txt").write_text("the film\n\nfun\n")
+    capfd.readouterr()
+    argv = ["embed", str(folder), "-o", str(tmp_path / "out"), "--engine", "ray", "--quiet"]
+    assert main([*argv, "--model", str(tiny_dir("bert")), "--actors", "1"]) == 0
+    err = capfd.readouterr().err
+    assert not [line for line in err.splitlines() if "INFO" in line or "Running" in line], err
+    assert pq.read_table(tmp_path / "out" / "long.parquet").num_rows == 2
+    lines = pq.read_table(tmp_path / "out" / "lines.parquet").column("text").to_pylist()
+    assert sorted(lines) == ["", "fun", "the film"]  # an empty line is an empty text
 
 
 def test_the_base_package_never_imports_ray():

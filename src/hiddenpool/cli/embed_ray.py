@@ -17,7 +17,7 @@ def add_ray_arguments(parser: argparse.ArgumentParser) -> None:
         choices=["local", "ray"],
         default="local",
         help="local (default) or ray: INPUT is a folder, glob or file of shards, "
-        "OUTPUT a folder with one parquet folder per shard",
+        "OUTPUT a folder with one parquet folder per shard (a.csv -> a.parquet/)",
     )
     group.add_argument(
         "--ray-address",
@@ -60,7 +60,9 @@ def run_ray(args: argparse.Namespace) -> int:
         gpus_per_actor=args.gpus_per_actor,
     )
     start = time.perf_counter()
-    written = embed_files(args.input, args.output, settings, ray_address=args.ray_address)
+    written = embed_files(
+        args.input, args.output, settings, ray_address=args.ray_address, quiet=args.quiet
+    )
     if not args.quiet:
         print(
             f"embedded {len(written)} shard(s) in {time.perf_counter() - start:.1f} s -> "

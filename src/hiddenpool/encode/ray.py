@@ -1,15 +1,17 @@
 """Embedding on Ray Data: the strategies and vectors of :class:`hiddenpool.Encoder`, scaled out.
 
 Ray is an optional extra (``pip install hiddenpool[ray]``); nothing else in hiddenpool imports it.
-Ray Data reads the input, ``map_batches`` runs a pool of actors that each load the model once, and
-Ray Data writes parquet. Each input file is a shard with its own output folder, written beside its
-final name and renamed into place when complete: a re-run skips shards already written, so a lost
-worker or a crashed run costs one shard, not the run.
+Each input file (a shard) is read by :func:`hiddenpool.io.open_table`, the reader of every other
+command (same formats, same rules, same errors), into Ray's object store; ``map_batches`` runs a
+pool of actors that each load the model once, and Ray Data writes parquet. Each shard has its own
+output folder, written beside its final name and renamed into place when complete: a re-run skips
+shards already written, so a lost worker or a crashed run costs one shard, not the run.
 """
 
 from __future__ import annotations
 
 import glob
+import logging
 import os
 import shutil
 import uuid
@@ -20,16 +22,11 @@ from typing import Any
 
 import numpy as np
 
+from hiddenpool.io import INPUT_FORMATS, TEXT, Column, InputError, input_format, open_table
+
 __all__ = ["RayEmbedSettings", "embed_dataset", "embed_files", "list_shards", "shard_output"]
 
-READERS = {
-    ".parquet": "read_parquet",
-    ".csv": "read_csv",
-    ".tsv": "read_csv",
-    ".jsonl": "read_json",
-    ".json": "read_json",
-    ".txt": "read_text",
-}
+_BATCHES_PER_BLOCK = 4  # batches per block handed to Ray: blocks spread a shard over the actors
 
 
 @dataclass(frozen=True)
@@ -84,7 +81,7 @@ class _EmbedActor:
         settings = self.settings
         if settings.text_column not in batch:
             raise ValueError(f"no column {settings.text_column!r}; columns are {', '.join(batch)}")
-        texts = [str(t) if t is not None else "" for t in batch[settings.text_column]]
+        texts = [str(t) for t in batch[settings.text_column]]
         specs = list(settings.specs) or [str(self.encoder.strategy)]
         vectors = self.encoder.encode_many(texts, specs, show_progress=False)
         keep = settings.id_column or settings.text_column
@@ -124,13 +121,13 @@ def embed_dataset(dataset: Any, settings: RayEmbedSettings) -> Any:
 
 
 def list_shards(inputs: str | Path | Sequence[str | Path]) -> list[Path]:
-    """The input files: a folder's supported files, a glob, or explicit paths, sorted."""
+    """The input files: a folder's readable files, a glob, or explicit paths, sorted."""
     items = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
     found: list[Path] = []
     for item in items:
         path = Path(item)
         if path.is_dir():
-            found += [p for p in sorted(path.iterdir()) if p.suffix.lower() in READERS]
+            found += [p for p in sorted(path.iterdir()) if p.suffix.lower() in INPUT_FORMATS]
         elif path.is_file():
             found.append(path)
         else:
@@ -138,33 +135,112 @@ def list_shards(inputs: str | Path | Sequence[str | Path]) -> list[Path]:
             if not matches:
                 raise FileNotFoundError(f"{item}: no such file, folder or matching files")
             found += matches
-    unsupported = [p for p in found if p.suffix.lower() not in READERS]
+    unsupported = [p for p in found if p.suffix.lower() not in INPUT_FORMATS]
     if unsupported:
         raise ValueError(
-            f"{unsupported[0]}: unsupported input type; expected one of {', '.join(READERS)}"
+            f"{unsupported[0]}: unsupported input type; expected one of {', '.join(INPUT_FORMATS)}"
         )
     if not found:
-        raise FileNotFoundError(f"{inputs}: no input files ({', '.join(READERS)})")
+        raise FileNotFoundError(f"{inputs}: no input files ({', '.join(INPUT_FORMATS)})")
     return found
 
 
 def shard_output(output_dir: Path, shard: Path) -> Path:
-    """Where a shard's vectors go: a parquet folder named after the input file."""
-    return output_dir / f"{shard.name}.parquet"
+    """Where a shard's vectors go: ``<output_dir>/<input name without its extension>.parquet/``,
+    a parquet folder (``part-0.csv`` and ``part-0.parquet`` both give ``part-0.parquet/``)."""
+    return output_dir / f"{shard.stem}.parquet"
 
 
-def _read(shard: Path) -> Any:
+def _outputs(shards: Sequence[Path], out: Path) -> list[Path]:
+    """Each shard's output; ValueError if two shards would share one, or one is its input."""
+    finals = [shard_output(out, shard) for shard in shards]
+    seen: dict[Path, Path] = {}
+    for shard, final in zip(shards, finals, strict=True):
+        if final.resolve() == shard.resolve():
+            raise ValueError(
+                f"{shard}: its vectors would be written over it ({final}); choose an output "
+                "folder other than the input folder"
+            )
+        if final in seen:
+            raise ValueError(
+                f"{seen[final]} and {shard} would both be written to {final}; rename one of them"
+            )
+        seen[final] = shard
+    return finals
+
+
+def _read(shard: Path, settings: RayEmbedSettings) -> Any:
+    """A Ray dataset of the shard's text (and id) column, read by hiddenpool's reader.
+
+    The driver reads the file a chunk at a time and puts each chunk into Ray's object store, so
+    the driver holds one chunk, and every problem is an InputError naming file, row and column.
+    The text column is called ``settings.text_column`` (for .txt files too, whose lines are the
+    texts).
+    """
+    import pyarrow as pa
     import ray
 
-    reader = READERS[shard.suffix.lower()]
-    kwargs: dict[str, Any] = {}
-    if shard.suffix.lower() == ".tsv":
-        import pyarrow.csv
+    text = TEXT if input_format(shard) == ".txt" else settings.text_column
+    columns = [Column(text, "text", "--text-column")]
+    if settings.id_column:
+        columns.append(Column(settings.id_column, "id", "--id-column"))
+    reader = open_table(shard, columns)
+    id_type = None
+    refs: list[Any] = []
+    for chunk in reader.chunks(settings.batch_size * _BATCHES_PER_BLOCK):
+        table = {settings.text_column: pa.array(chunk.texts, type=pa.string())}
+        if settings.id_column:
+            try:
+                ids = pa.array(chunk.ids)
+            except (pa.ArrowInvalid, pa.ArrowTypeError):
+                ids = None
+            if ids is None or (id_type is not None and ids.type != id_type):
+                raise InputError(
+                    str(shard),
+                    f"ids mix integers and strings (by row {chunk.start + len(chunk)}); "
+                    "use one type",
+                    column=settings.id_column,
+                )
+            id_type = ids.type
+            table[settings.id_column] = ids
+        refs.append(ray.put(pa.table(table)))
+    if not refs:  # an empty shard: no rows, the columns still there
+        empty = {settings.text_column: pa.array([], type=pa.string())}
+        if settings.id_column:
+            empty[settings.id_column] = pa.array([], type=pa.string())
+        refs.append(ray.put(pa.table(empty)))
+    return ray.data.from_arrow_refs(refs)
 
-        kwargs["parse_options"] = pyarrow.csv.ParseOptions(delimiter="\t")
-    if reader == "read_json":
-        kwargs["lines"] = True
-    return getattr(ray.data, reader)(str(shard), **kwargs)
+
+def _start(ray_address: str | None, quiet: bool) -> None:
+    """Start (or join) Ray with its terminal output turned down to what a hiddenpool user needs.
+
+    Ray logs every start and every dataset execution at INFO, and Ray Data logs its progress
+    every few seconds when stderr is not a terminal. Here the ``ray`` logger and Ray Data's
+    terminal handler say warnings and errors only (errors only when ``quiet``); Ray Data's log
+    file keeps everything. Progress bars show on a terminal unless ``quiet``; workers' output
+    stays in Ray's log files.
+    """
+    import ray
+    import ray.data  # configures the "ray.data" logger: adjust it after
+
+    level = logging.ERROR if quiet else logging.WARNING
+    if not ray.is_initialized():
+        ray.init(
+            address=ray_address,
+            include_dashboard=False,
+            log_to_driver=False,
+            logging_level=level,
+        )
+    for handler in logging.getLogger("ray.data").handlers:
+        if isinstance(handler, logging.StreamHandler) and not isinstance(
+            handler, logging.FileHandler
+        ):
+            handler.setLevel(level)
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = not quiet
+    # Before the read: a dataset takes the context it is created in.
+    context.execution_options.preserve_order = True
 
 
 def embed_files(
@@ -172,40 +248,43 @@ def embed_files(
     output_dir: str | Path,
     settings: RayEmbedSettings,
     ray_address: str | None = None,
+    quiet: bool = False,
 ) -> list[Path]:
-    """Embed every input file into ``output_dir/<file name>.parquet/`` with Ray Data.
+    """Embed every input file into ``output_dir/<file name less extension>.parquet/``.
 
-    Each shard's vectors are written as one parquet file, so a shard must fit in one worker's
-    memory: split big corpora into many files. Rows carry their id (or text) column; Ray may
-    reorder rows within a shard, so join on that column rather than relying on row order.
+    Each shard is read by :func:`hiddenpool.io.open_table` (so .txt, .csv, .tsv, .jsonl and
+    .parquet, with the rules and errors of every other command) and its vectors are written as
+    one parquet file, so a shard must fit in one worker's memory: split big corpora into many
+    files. Rows carry their id (or text) column; Ray may reorder rows within a shard, so join on
+    that column rather than relying on row order.
 
     Without ``ray_address`` a local Ray runtime sized to this machine is started; with one, the
     call joins that cluster (``"auto"`` for the one this machine belongs to). Shards whose output
     folder exists are skipped; the others are written to a hidden folder and renamed when done.
+    Ray's own messages are warnings and errors only; ``quiet`` leaves errors only and no progress
+    bars.
 
     Returns:
         The output folder of every shard, in input order.
-    """
-    import ray
 
+    Raises:
+        ValueError: two shards would share an output (``a.csv`` and ``a.jsonl``), a shard would
+            be overwritten by its output, or a shard's content breaks the reading rules.
+    """
     shards = list_shards(inputs)
     out = Path(output_dir)
+    finals = _outputs(shards, out)
     out.mkdir(parents=True, exist_ok=True)
-    if not ray.is_initialized():
-        ray.init(address=ray_address, include_dashboard=False, log_to_driver=False)
-    # Before the read: a dataset takes the context it is created in.
-    ray.data.DataContext.get_current().execution_options.preserve_order = True
-    written: list[Path] = []
-    for shard in shards:
-        final = shard_output(out, shard)
-        if not final.exists():
-            staging = out / f".{final.name}.{uuid.uuid4().hex}.partial"
-            try:
-                # One block, so one file per shard.
-                vectors = embed_dataset(_read(shard), settings).repartition(1)
-                vectors.write_parquet(str(staging))
-                os.replace(staging, final)
-            finally:
-                shutil.rmtree(staging, ignore_errors=True)
-        written.append(final)
-    return written
+    _start(ray_address, quiet)
+    for shard, final in zip(shards, finals, strict=True):
+        if final.exists():
+            continue
+        staging = out / f".{final.name}.{uuid.uuid4().hex}.partial"
+        try:
+            # One block, so one file per shard.
+            vectors = embed_dataset(_read(shard, settings), settings).repartition(1)
+            vectors.write_parquet(str(staging))
+            os.replace(staging, final)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    return finals
