@@ -90,6 +90,9 @@ class HiddenStates:
         pooler_output: (B, H) the model's own pooler output, when it was asked for.
         attentions: hidden_states index ``i`` (>= 1) to the (B, heads, T, T) attention
             probabilities of block ``i``, when asked for.
+        text_mask: (B, T) bool, the tokens of the text when it sits inside a prompt template
+            (its last copy for echo); None when the input is the text alone.
+        mask_token_mask: (B, T) bool, True at the template's mask token; None without one.
     """
 
     layers: Mapping[int, Tensor]
@@ -99,6 +102,8 @@ class HiddenStates:
     special_tokens_mask: Tensor | None = None
     pooler_output: Tensor | None = None
     attentions: Mapping[int, Tensor] = field(default_factory=dict)
+    text_mask: Tensor | None = None
+    mask_token_mask: Tensor | None = None
 
     def layer(self, index: int) -> Tensor:
         """The (B, T, H) states of hidden_states[index]; negative indices count from the end."""
@@ -110,13 +115,17 @@ class HiddenStates:
             )
         return self.layers[resolved]
 
-    def token_mask(self, skip_special: bool = False) -> Tensor:
-        """(B, T) bool of tokens to pool: real tokens, minus special tokens when asked."""
+    def token_mask(self, skip_special: bool = False, include_prompt: bool = False) -> Tensor:
+        """(B, T) bool of tokens to pool: real tokens, minus special tokens when asked; under a
+        template only the text's tokens unless ``include_prompt``."""
+        mask = self.attention_mask
+        if self.text_mask is not None and not include_prompt:
+            mask = mask & self.text_mask
         if not skip_special:
-            return self.attention_mask
+            return mask
         if self.special_tokens_mask is None:
             raise ValueError("skip_special needs special_tokens_mask, which this batch lacks")
-        return self.attention_mask & ~self.special_tokens_mask
+        return mask & ~self.special_tokens_mask
 
     @property
     def batch_size(self) -> int:

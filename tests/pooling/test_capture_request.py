@@ -43,15 +43,17 @@ def test_resolution_rejects_a_layer_the_model_lacks():
 
 def test_what_a_pooler_reads_comes_from_its_entry_not_its_name():
     for name, entry in POOLERS.items():
-        strategy = parse_strategy(name)
+        strategy = parse_strategy(f"promptbert:{name}" if name == "mask" else name)
         assert strategy.needs_attentions == (entry.reads == "attentions")
         assert strategy.needs_pooler == (entry.reads == "pooler_output")
 
 
-def test_every_parameter_free_pooler_but_attn_merges_across_windows():
+def test_every_parameter_free_pooler_but_attn_and_mask_merges_across_windows():
     for name, entry in POOLERS.items():
         mergeable = bool(entry.merge)
-        assert mergeable == (not entry.learned and entry.reads != "attentions"), name
+        # mask reads one token of a template, which holds one window per text
+        expected = not entry.learned and entry.reads != "attentions" and name != "mask"
+        assert mergeable == expected, name
 
 
 def test_an_entry_must_give_one_merge_rule_per_width_factor():

@@ -24,6 +24,8 @@ def _states(dtype=torch.float32, requires_grad=False, summary="first") -> Hidden
     special = torch.zeros(B, T, dtype=torch.bool)
     special[0, 0] = special[0, 5] = special[1, 0] = special[1, 2] = special[2, 2] = True
     attentions = {i: torch.softmax(torch.randn(B, 2, T, T), -1).to(dtype) for i in range(1, L + 1)}
+    mask_token = torch.zeros(B, T, dtype=torch.bool)  # a template's mask token, for ``mask``
+    mask_token[0, 4] = mask_token[1, 1] = mask_token[2, 3] = True
     return HiddenStates(
         layers=layers,
         attention_mask=mask,
@@ -32,11 +34,12 @@ def _states(dtype=torch.float32, requires_grad=False, summary="first") -> Hidden
         special_tokens_mask=special,
         pooler_output=torch.randn(B, H).to(dtype).requires_grad_(requires_grad),
         attentions=attentions,
+        mask_token_mask=mask_token,
     )
 
 
 def _all_specs() -> list[str]:
-    specs = list(list_poolers())
+    specs = [f"promptbert:{p}" if p == "mask" else p for p in list_poolers()]
     for combiner in list_combiners():
         specs += [f"mean@{combiner}(-3:)", f"cls@{combiner}(1,-1)"]
     specs += ["meanmax@concat(0,-1)", "attn@-3:", "gem(p=2)@-2", "mean+max@1:3"]
@@ -81,6 +84,7 @@ def test_half_precision_inputs_stay_finite(spec, dtype):
                 if states.pooler_output is None
                 else states.pooler_output.float(),
                 attentions={k: v.float() for k, v in states.attentions.items()},
+                mask_token_mask=states.mask_token_mask,
             )
         )
     assert torch.isfinite(out).all()
@@ -113,6 +117,7 @@ def test_an_all_masked_row_pools_to_finite_values(spec):
         num_layers=L,
         special_tokens_mask=states.special_tokens_mask,
         attentions=states.attentions,
+        mask_token_mask=states.mask_token_mask,
     )
     with torch.no_grad():
         out = pooler(empty)

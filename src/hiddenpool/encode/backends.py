@@ -21,6 +21,7 @@ from hiddenpool.states import CaptureRequest
 __all__ = ["BACKENDS", "Backend", "TorchBackend", "create_backend"]
 
 BACKENDS: tuple[str, ...] = ("torch", "onnx", "onnx-int8")
+_SPANS = ("text_mask", "mask_token_mask")  # a prompt template's spans, see HiddenStates
 
 
 class Backend(Protocol):
@@ -56,9 +57,17 @@ class TorchBackend:
         device = backbone.device
         tensors = {k: torch.from_numpy(v).to(device) for k, v in batch.items()}
         pool_mask = tensors.pop("pool_mask").bool()
+        text_mask, mask_token_mask = (
+            tensors.pop(k).bool() if k in tensors else None for k in _SPANS
+        )
         with torch.inference_mode():
             states = backbone.capture(tensors, request)
-            states = replace(states, attention_mask=pool_mask)
+            states = replace(
+                states,
+                attention_mask=pool_mask,
+                text_mask=text_mask,
+                mask_token_mask=mask_token_mask,
+            )
             return {p.strategy: p(states).to(torch.float32).cpu().numpy() for p in poolers}
 
 

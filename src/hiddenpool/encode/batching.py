@@ -67,6 +67,7 @@ def pad_windows(
     left: bool = False,
     pool_start: np.ndarray | None = None,
     pool_stop: np.ndarray | None = None,
+    spans: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> dict[str, np.ndarray]:
     """Pad the windows ``rows`` into (B, T) int64 arrays.
 
@@ -78,6 +79,8 @@ def pad_windows(
         pool_start: (N,) first pooled token of every window; with ``pool_stop`` adds a
             ``pool_mask`` (B, T) that is 1 on the tokens each window pools.
         pool_stop: (N,) one past the last pooled token of every window.
+        spans: more masks to build the same way, key -> ((N,) start, (N,) stop)
+            (a template's ``text_mask`` and ``mask_token_mask``).
 
     Returns:
         key -> (B, T) int64, T the longest window of the batch.
@@ -92,11 +95,14 @@ def pad_windows(
         for b, i in enumerate(rows):
             array[b, offsets[b] : offsets[b] + lengths[b]] = values[i]
         out[key] = array
+    masks = dict(spans or {})
     if pool_start is not None and pool_stop is not None:
-        columns = np.arange(width)[None, :]
-        lo = (offsets + pool_start[rows])[:, None]
-        hi = (offsets + pool_stop[rows])[:, None]
-        out["pool_mask"] = ((columns >= lo) & (columns < hi)).astype(np.int64)
+        masks["pool_mask"] = (pool_start, pool_stop)
+    columns = np.arange(width)[None, :]
+    for key, (start, stop) in masks.items():
+        lo = (offsets + start[rows])[:, None]
+        hi = (offsets + stop[rows])[:, None]
+        out[key] = ((columns >= lo) & (columns < hi)).astype(np.int64)
     return out
 
 
@@ -135,5 +141,6 @@ def padded_batches(
                 left=left,
                 pool_start=windows.pool_start,
                 pool_stop=windows.pool_stop,
+                spans=windows.spans,
             ),
         )

@@ -5,6 +5,10 @@ into batches by count or by a budget of padded tokens (:mod:`hiddenpool.encode.b
 batch runs once through a backend (PyTorch or ONNX Runtime) that returns every requested
 strategy; rows go back to input order, long texts' windows are merged
 (:mod:`hiddenpool.encode.merge`), and vectors are normalised last.
+
+Strategies under a prompt template (``promptbert:mask``) read another input than the plain text,
+so strategies are grouped by template: one tokenisation and one forward pass per distinct
+template, shared by every strategy that uses it.
 """
 
 from __future__ import annotations
@@ -26,12 +30,15 @@ from hiddenpool.encode.batching import padded_batches
 from hiddenpool.encode.merge import Segment, WindowMerger, plan_segments
 from hiddenpool.encode.windows import (
     LONG_MODES,
+    Windows,
+    check_template,
     default_stride,
     special_counts,
     tokenize_windows,
 )
 from hiddenpool.pooling import Pooler, Strategy, create_pooler, parse_strategy
 from hiddenpool.pooling.stages import stages_width
+from hiddenpool.pooling.templates import create_template
 from hiddenpool.postprocess import FittedStages, fit_stages
 
 __all__ = ["Embedding", "Encoder"]
@@ -57,13 +64,17 @@ class Embedding:
         vectors: spec (as given) -> (n, width) float32, rows in input order.
         num_texts: n.
         num_tokens: tokens run through the model (special tokens in, padding out).
-        num_truncated: texts longer than ``max_length`` (cut in truncate mode, windowed in chunk).
+        num_truncated: texts longer than ``max_length`` (cut in truncate mode, windowed in chunk),
+            in any of the passes (under a template, the text is cut, never the template).
+        num_passes: forward passes over the texts: one per distinct prompt template (the plain
+            text counts as one).
     """
 
     vectors: dict[str, np.ndarray]
     num_texts: int
     num_tokens: int
     num_truncated: int
+    num_passes: int = 1
 
 
 class Encoder:
@@ -143,6 +154,9 @@ class Encoder:
                     "Encoder runs parameter-free strategies only"
                 )
             backbone = self.backbone
+            if strategy.template is not None:
+                template = create_template(strategy.template)
+                check_template(backbone.tokenizer, template, self.max_length, self.long)
             pooler = create_pooler(strategy, backbone.hidden_size, backbone.num_layers)
             self._poolers[strategy] = pooler.to(backbone.device)
         return self._poolers[strategy]
@@ -270,40 +284,71 @@ class Encoder:
         keys = [str(s) for s in specs]
         stages = self._stages_for(specs)
         poolers = {key: self.pooler(spec) for key, spec in zip(keys, specs, strict=True)}
-        windows = tokenize_windows(
-            self.backbone.tokenizer, texts, self.max_length, self.long, self.stride
-        )
-        plans = self._plans(poolers) if self.long == "chunk" else {}
-        run = list({p.strategy: p for p in poolers.values()}.values())
-        run += [self.pooler(aux) for aux in _aux(plans) if aux not in {p.strategy for p in run}]
+        groups: dict[str | None, dict[str, Pooler]] = {}
+        for key, pooler in poolers.items():
+            groups.setdefault(pooler.strategy.template, {})[key] = pooler
+        windows = {t: self._windows(texts, t) for t in groups}
+        total = max(1, sum(w.num_windows for w in windows.values()))
         outputs = {
             key: np.zeros((len(texts), p.width), dtype=np.float32) for key, p in poolers.items()
         }
+        done = 0
+
+        def advance(windows_done: int, tokens: int) -> None:
+            nonlocal done
+            done += windows_done
+            if on_batch is not None:
+                on_batch(done / total, tokens)
+
+        for template, group in groups.items():
+            self._run_pass(windows[template], group, outputs, batch_size, batch_tokens, advance)
+        if self.normalize:
+            for key, vectors in outputs.items():
+                outputs[key] = _normalized(vectors)
+        for key, fitted in stages.items():  # after the model's own normalisation
+            outputs[key] = fitted.transform(outputs[key])
+        truncated = np.zeros(len(texts), dtype=bool)
+        for w in windows.values():
+            truncated |= w.truncated
+        return Embedding(
+            vectors=outputs,
+            num_texts=len(texts),
+            num_tokens=sum(w.num_tokens for w in windows.values()),
+            num_truncated=int(truncated.sum()),
+            num_passes=len(groups),
+        )
+
+    def _windows(self, texts: list[str], template: str | None) -> Windows:
+        """The texts tokenised as the model reads them: alone, or inside ``template``."""
+        prompt = create_template(template) if template is not None else None
+        return tokenize_windows(
+            self.backbone.tokenizer, texts, self.max_length, self.long, self.stride, prompt
+        )
+
+    def _run_pass(
+        self,
+        windows: Windows,
+        poolers: dict[str, Pooler],
+        outputs: dict[str, np.ndarray],
+        batch_size: int | None,
+        batch_tokens: int | None,
+        advance: Callable[[int, int], None],
+    ) -> None:
+        """One forward pass over ``windows`` for strategies that share their input."""
+        plans = self._plans(poolers) if self.long == "chunk" else {}
+        run = list({p.strategy: p for p in poolers.values()}.values())
+        run += [self.pooler(aux) for aux in _aux(plans) if aux not in {p.strategy for p in run}]
         merger = WindowMerger(windows, plans) if plans else None
         batches = padded_batches(self.backbone.tokenizer, windows, batch_size, batch_tokens)
-        done, total = 0, max(1, windows.num_windows)
         for rows, padded in batches if run else ():
             pooled = self.backend(padded, run)
             merged = merger.add(rows, pooled) if merger is not None else np.zeros(len(rows), bool)
             texts_rows = windows.doc[rows[~merged]]
             for key, pooler in poolers.items():
                 outputs[key][texts_rows] = pooled[pooler.strategy][~merged]
-            done += len(rows)
-            if on_batch is not None:
-                on_batch(done / total, int(windows.lengths[rows].sum()))
+            advance(len(rows), int(windows.lengths[rows].sum()))
         if merger is not None:
             merger.finish(outputs)
-        if self.normalize:
-            for key, vectors in outputs.items():
-                outputs[key] = _normalized(vectors)
-        for key, fitted in stages.items():  # after the model's own normalisation
-            outputs[key] = fitted.transform(outputs[key])
-        return Embedding(
-            vectors=outputs,
-            num_texts=len(texts),
-            num_tokens=windows.num_tokens,
-            num_truncated=int(windows.truncated.sum()),
-        )
 
     def _plans(self, poolers: dict[str, Pooler]) -> dict[str, _Plan]:
         summary = self.backbone.facts.summary

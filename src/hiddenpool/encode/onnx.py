@@ -274,6 +274,11 @@ class OnnxBackend:
         if strategies in self._sessions:
             return self._sessions[strategies]
         for strategy in strategies:
+            if strategy.template is not None:
+                raise ValueError(
+                    f"{strategy}: prompt templates run on the torch backend only (their text "
+                    "spans are not graph inputs); use backend='torch'"
+                )
             if strategy.needs_attentions:
                 raise ValueError(
                     f"{strategy}: attention maps are not exported to ONNX; use the torch backend"

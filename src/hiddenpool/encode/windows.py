@@ -12,23 +12,36 @@ further from the edge: the first ``stride // 2`` overlap tokens to window k, the
 The document's leading special tokens ([CLS], <s>) are pooled from the first window, its trailing
 ones ([SEP], </s>, XLNet's <sep> <cls>) from the last; the special tokens the other windows add
 are run through the model (they give context) but not pooled.
+
+With a prompt template (:mod:`hiddenpool.pooling.templates`) each text becomes one window: the
+text placed in the template, tokenised with the fast tokenizer's offset mapping, so the tokens of
+the text (``text_mask``) and the template's mask token (``mask_token_mask``) are found by
+characters whatever the tokenizer (WordPiece, byte-level BPE with its leading-space tokens,
+sentencepiece). A text too long for ``max_length`` is cut, never the template: the closing
+quote, the mask token and echo's second copy always survive.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Literal
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from transformers import PreTrainedTokenizerBase
+
+if TYPE_CHECKING:
+    from hiddenpool.pooling.templates import Rendered, Template
 
 __all__ = [
     "LONG_MODES",
     "LongMode",
     "Windows",
+    "check_template",
     "default_stride",
     "special_counts",
+    "tokenize_template",
     "tokenize_windows",
 ]
 
@@ -52,6 +65,9 @@ class Windows:
         pool_start: (N,) first token the window pools (window coordinates, before padding).
         pool_stop: (N,) one past the last token the window pools.
         truncated: (num_texts,) texts longer than one window (in truncate mode: cut).
+        spans: batch key -> ((N,) start, (N,) stop) of further token spans to pad into (B, T)
+            masks: under a template, ``text_mask`` (the text's tokens) and ``mask_token_mask``
+            (the template's mask token).
     """
 
     features: dict[str, list[list[int]]]
@@ -62,6 +78,7 @@ class Windows:
     pool_start: np.ndarray
     pool_stop: np.ndarray
     truncated: np.ndarray
+    spans: Mapping[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
     @property
     def num_texts(self) -> int:
@@ -125,6 +142,7 @@ def tokenize_windows(
     max_length: int,
     long: str = "truncate",
     stride: int | None = None,
+    template: Template | None = None,
 ) -> Windows:
     """Tokenise ``texts`` into windows of at most ``max_length`` tokens.
 
@@ -135,12 +153,16 @@ def tokenize_windows(
         long: ``"truncate"`` (one window per text) or ``"chunk"`` (overlapping windows).
         stride: content tokens shared by consecutive windows (chunk only); None takes
             :func:`default_stride`.
+        template: place each text in this prompt template first (truncate only).
 
     Returns:
         Windows in text order, with the tokens each window pools.
     """
     if long not in LONG_MODES:
         raise ValueError(f"long must be one of {', '.join(LONG_MODES)}, got {long!r}")
+    if template is not None:
+        check_template(tokenizer, template, max_length, long)
+        return tokenize_template(tokenizer, texts, max_length, template)
     before, after = special_counts(tokenizer)
     if stride is None:
         stride = default_stride(max_length, before + after) if long == "chunk" else 0
@@ -189,4 +211,150 @@ def tokenize_windows(
         pool_start=pool_start.astype(np.int64),
         pool_stop=pool_stop.astype(np.int64),
         truncated=truncated,
+    )
+
+
+def _mask_token(tokenizer: PreTrainedTokenizerBase, template: Template) -> str | None:
+    if not getattr(tokenizer, "is_fast", False):
+        raise ValueError(
+            f"template {template.name!r} needs a fast (Rust) tokenizer: spans come from its "
+            "offset mapping"
+        )
+    if not template.has_mask:
+        return None
+    token = tokenizer.mask_token if tokenizer.mask_token_id is not None else None
+    if token is None:
+        raise ValueError(
+            f"template {template.name!r} holds [MASK], but this model's tokenizer has no mask "
+            "token; pick a template without one (prompteol, echo, query, passage)"
+        )
+    return str(token)
+
+
+def _encode(tokenizer: PreTrainedTokenizerBase, strings: list[str]) -> dict[str, list]:
+    return dict(
+        tokenizer(
+            strings, return_offsets_mapping=True, return_special_tokens_mask=True, verbose=False
+        )
+        if strings
+        else {"input_ids": [], "offset_mapping": []}
+    )
+
+
+def _fit(
+    tokenizer: PreTrainedTokenizerBase,
+    template: Template,
+    text: str,
+    mask_token: str | None,
+    max_length: int,
+) -> tuple[Rendered, dict[str, list]]:
+    """Cut ``text`` token by token until the template around it fits ``max_length``."""
+    offsets = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, verbose=False)[
+        "offset_mapping"
+    ]
+    keep = len(offsets)
+    while True:
+        rendered = template.render(text[: offsets[keep - 1][1]] if keep else "", mask_token)
+        one = _encode(tokenizer, [rendered.string])
+        excess = len(one["input_ids"][0]) - max_length
+        if excess <= 0:
+            return rendered, {k: v[0] for k, v in one.items()}
+        if keep == 0:  # unreachable once the empty template fits; kept as a guard
+            raise ValueError(f"template {template.name!r} does not fit max_length {max_length}")
+        keep = max(0, keep - math.ceil(excess / template.copies))
+
+
+def _spans(
+    encoded: Mapping[str, list], rendered: Rendered, mask_token_id: int | None, name: str
+) -> tuple[int, int, int]:
+    """(text start, text stop, mask token) in token positions; -1 for no mask token."""
+    inside = [
+        j
+        for j, (start, stop) in enumerate(encoded["offset_mapping"])
+        if stop > start
+        and not encoded["special_tokens_mask"][j]
+        and start < rendered.text_stop
+        and stop > rendered.text_start
+    ]
+    text = (inside[0], inside[-1] + 1) if inside else (0, 0)
+    if rendered.mask_start < 0:
+        return text[0], text[1], -1
+    for j, (start, stop) in enumerate(encoded["offset_mapping"]):
+        hit = start < rendered.mask_stop and stop > rendered.mask_start
+        if hit and encoded["input_ids"][j] == mask_token_id:
+            return text[0], text[1], j
+    raise ValueError(f"template {name!r}: the tokenizer split the mask token; it cannot be read")
+
+
+def check_template(
+    tokenizer: PreTrainedTokenizerBase, template: Template, max_length: int, long: str = "truncate"
+) -> str | None:
+    """ValueError naming the template unless it fits this tokenizer; returns its mask token.
+
+    A template needs a fast tokenizer, a mask token when it holds ``[MASK]``, one window per
+    text (``long="truncate"``) and room for itself within ``max_length``.
+    """
+    if long != "truncate":
+        raise ValueError(
+            f"template {template.name!r}: a prompt template holds one window per text; "
+            "use long='truncate' (the text is cut, never the template)"
+        )
+    mask_token = _mask_token(tokenizer, template)
+    alone = len(tokenizer(template.render("", mask_token).string)["input_ids"])
+    if alone > max_length:
+        raise ValueError(
+            f"template {template.name!r} takes {alone} tokens without any text, more than "
+            f"max_length {max_length}"
+        )
+    return mask_token
+
+
+def tokenize_template(
+    tokenizer: PreTrainedTokenizerBase,
+    texts: Sequence[str],
+    max_length: int,
+    template: Template,
+) -> Windows:
+    """One window per text: the text placed in ``template``, cut (never the template) to fit.
+
+    Args:
+        tokenizer: a fast Hugging Face tokenizer (its offset mapping locates the text).
+        texts: the texts.
+        max_length: tokens per window, special tokens included.
+        template: the prompt template.
+
+    Returns:
+        Windows that pool every real token (``pool_start``/``pool_stop``), with ``spans``
+        ``text_mask`` (the text's tokens, its last copy) and, when the template holds one,
+        ``mask_token_mask``.
+    """
+    mask_token = check_template(tokenizer, template, max_length)
+    n = len(texts)
+    rendered = [template.render(text, mask_token) for text in texts]
+    encoded = _encode(tokenizer, [r.string for r in rendered])
+    rows = [{k: v[i] for k, v in encoded.items()} for i in range(n)]
+    truncated = np.zeros(n, dtype=bool)
+    for i in range(n):
+        if len(rows[i]["input_ids"]) > max_length:
+            rendered[i], rows[i] = _fit(tokenizer, template, texts[i], mask_token, max_length)
+            truncated[i] = True
+    mask_id = tokenizer.mask_token_id
+    found = [_spans(row, r, mask_id, template.name) for row, r in zip(rows, rendered, strict=True)]
+    spans = np.array(found, dtype=np.int64).reshape(n, 3)
+    keys = [k for k in encoded if k != "offset_mapping"]
+    features = {k: [row[k] for row in rows] for k in keys}
+    lengths = np.fromiter((len(row["input_ids"]) for row in rows), np.int64, n)
+    extra = {"text_mask": (spans[:, 0], spans[:, 1])}
+    if template.has_mask:
+        extra["mask_token_mask"] = (spans[:, 2], spans[:, 2] + 1)
+    return Windows(
+        features=features,
+        doc=np.arange(n, dtype=np.int64),
+        index=np.zeros(n, dtype=np.int64),
+        count=np.ones(n, dtype=np.int64),
+        lengths=lengths,
+        pool_start=np.zeros(n, dtype=np.int64),
+        pool_stop=lengths.copy(),
+        truncated=truncated,
+        spans=extra,
     )

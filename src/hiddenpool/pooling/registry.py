@@ -130,6 +130,9 @@ def list_combiners(learned: bool | None = None) -> list[str]:
 
 
 _SKIP = {"skip_special": False}
+# Token reductions under a template pool the inserted text only, unless include_prompt=true
+# (sentence-transformers' Pooling(include_prompt=...)); without a template the option is refused.
+_SPAN = {**_SKIP, "include_prompt": False}
 
 
 def _lazy(module: str, name: str) -> Callable[..., Any]:
@@ -151,10 +154,12 @@ def _plain(name: str) -> PoolerFactory:
 def _masked(*reduce: str) -> PoolerFactory:
     """MaskedPool over the named functions of functional.py, concatenated."""
 
-    def make(width: int, skip_special: bool = False) -> TokenPooler:
+    def make(width: int, skip_special: bool = False, include_prompt: bool = False) -> TokenPooler:
         functional = importlib.import_module("hiddenpool.pooling.functional")
         functions = [getattr(functional, f) for f in reduce]
-        return _lazy("token", "MaskedPool")(*functions, skip_special=skip_special)
+        return _lazy("token", "MaskedPool")(
+            *functions, skip_special=skip_special, include_prompt=include_prompt
+        )
 
     return make
 
@@ -188,50 +193,52 @@ for _entry in (
         merge=("first_window",),
     ),
     PoolerEntry(
-        "mean", "masked mean over real tokens", _masked("masked_mean"), _SKIP, merge=("mean",)
+        "mean", "masked mean over real tokens", _masked("masked_mean"), _SPAN, merge=("mean",)
     ),
     PoolerEntry(
         "max",
         "masked element-wise max over real tokens",
         _masked("masked_max"),
-        _SKIP,
+        _SPAN,
         merge=("max",),
     ),
     PoolerEntry(
         "min",
         "masked element-wise min over real tokens",
         _masked("masked_min"),
-        _SKIP,
+        _SPAN,
         merge=("min",),
     ),
-    PoolerEntry("sum", "masked sum over real tokens", _masked("masked_sum"), _SKIP, merge=("sum",)),
+    PoolerEntry("sum", "masked sum over real tokens", _masked("masked_sum"), _SPAN, merge=("sum",)),
     PoolerEntry(
         "mean_sqrt_len",
         "masked sum divided by sqrt(token count)",
         _masked("masked_mean_sqrt_len"),
-        _SKIP,
+        _SPAN,
         merge=("mean_sqrt_len",),
     ),
     PoolerEntry(
         "weighted_mean",
         "position-weighted mean, later tokens weigh more (SGPT)",
         _masked("masked_weighted_mean"),
-        _SKIP,
+        _SPAN,
         merge=("weighted_mean",),
     ),
     PoolerEntry(
         "meanmax",
         "masked mean concatenated with masked max (2x width)",
         _masked("masked_mean", "masked_max"),
-        _SKIP,
+        _SPAN,
         factor=2,
         merge=("mean", "max"),
     ),
     PoolerEntry(
         "gem",
         "generalised mean (mean of x^p)^(1/p), p=3 by default",
-        lambda width, p=3.0, skip_special=False: _lazy("token", "GeMPool")(p, skip_special),
-        {"p": 3.0, **_SKIP},
+        lambda width, p=3.0, skip_special=False, include_prompt=False: _lazy("token", "GeMPool")(
+            p, skip_special, include_prompt
+        ),
+        {"p": 3.0, **_SPAN},
         merge=("gem",),
     ),
     PoolerEntry(
@@ -240,6 +247,11 @@ for _entry in (
         lambda width, skip_special=False: _lazy("token", "ModelAttentionPool")(skip_special),
         _SKIP,
         reads="attentions",
+    ),
+    PoolerEntry(
+        "mask",
+        "the template's mask token (PromptBERT: promptbert:mask); one token of one window",
+        _plain("MaskTokenPool"),
     ),
     PoolerEntry(
         "attention",

@@ -1,8 +1,9 @@
-"""The spec language: ``POOLER[+POOLER...][@LAYERS]``, parsed into a frozen :class:`Strategy`.
+"""The spec language: ``[TEMPLATE:]POOLER[+POOLER...][@LAYERS]``, parsed into a :class:`Strategy`.
 
 Grammar::
 
-    spec      := pooler ("+" pooler)* ["@" layers]
+    spec      := [template ":"] pooler ("+" pooler)* ["@" layers]
+    template  := NAME                                       (a registered prompt template)
     pooler    := NAME ["(" key=value ("," key=value)* ")"]
     layers    := COMBINER "(" selection ")" | selection       (combiner defaults to mean)
     selection := item ("," item)*
@@ -12,7 +13,9 @@ Grammar::
 
 Layer indices are hidden_states indices: 0 is the embedding output, -1 (the default) the last
 layer. Examples: ``mean``, ``cls@concat(-4:)``, ``mean@1,-1`` (first-last average),
-``gem(p=2)@-2``, ``mean(skip_special=true)``, ``cls@lstm(1:)``.
+``gem(p=2)@-2``, ``mean(skip_special=true)``, ``cls@lstm(1:)``; with a template (see
+:mod:`hiddenpool.pooling.templates`): ``promptbert:mask``, ``echo:mean``,
+``query:mean(include_prompt=true)``.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from hiddenpool.pooling.stages import (
     parse_stage,
     stages_width,
 )
+from hiddenpool.pooling.templates import create_template
 from hiddenpool.states import CaptureRequest, resolve_layer
 
 __all__ = ["LayerSelection", "PoolerSpec", "Strategy", "parse_strategy"]
@@ -127,6 +131,7 @@ class Strategy:
 
     poolers: tuple[PoolerSpec, ...]
     layers: LayerSelection = LayerSelection()
+    template: str | None = None  # a registered prompt template the text is placed in
 
     # post-pooling stages (``| whiten(256)``...), see :mod:`hiddenpool.pooling.stages`
     stages: tuple[StageSpec, ...] = field(default=(), kw_only=True)
@@ -141,6 +146,8 @@ class Strategy:
 
     def _pooling_str(self) -> str:
         head = "+".join(str(p) for p in self.poolers)
+        if self.template is not None:
+            head = f"{self.template}:{head}"
         return head if self.layers == LayerSelection() else f"{head}@{self.layers}"
 
     @property
@@ -243,6 +250,39 @@ def _parse_layers(spec: str, text: str) -> LayerSelection:
     return LayerSelection(tuple(items), combiner)
 
 
+def _split_template(spec: str, text: str) -> tuple[str | None, str]:
+    """``promptbert:mask@-2`` -> ("promptbert", "mask@-2"); a colon after '@' is a layer slice."""
+    head = re.split(r"[@|]", text, maxsplit=1)[0]
+    if ":" not in head:
+        return None, text
+    name, _, body = text.partition(":")
+    try:
+        return create_template(name.strip()).name, body.strip()
+    except ValueError as error:
+        raise _error(spec, str(error)) from None
+
+
+def _check_template(spec: str, strategy: Strategy) -> None:
+    """Options and poolers that only make sense inside (or outside) a template."""
+    names = {p.name for p in strategy.poolers}
+    prompt = any(p.kwargs.get("include_prompt") for p in strategy.poolers)
+    if strategy.template is None:
+        if "mask" in names:
+            raise _error(spec, "mask reads a template's mask token: give one, e.g. promptbert:mask")
+        if prompt:
+            raise _error(spec, "include_prompt only applies inside a template, e.g. query:mean")
+        return
+    template = create_template(strategy.template)
+    if "mask" in names and not template.has_mask:
+        raise _error(
+            spec,
+            f"template {template.name!r} ({template.text!r}) has no [MASK] to pool; "
+            "use a token pooler or a template with [MASK]",
+        )
+    if strategy.needs_pooler:
+        raise _error(spec, "pooler is the model's own output and does not read a template")
+
+
 def parse_strategy(spec: str | Strategy) -> Strategy:
     """Parse a spec string; a Strategy is returned as it is.
 
@@ -258,10 +298,12 @@ def parse_strategy(spec: str | Strategy) -> Strategy:
     pooling_text, *stage_texts = spec.split("|")
     if not pooling_text.strip():
         raise _error(spec, "stages come after a pooling spec, e.g. 'mean | whiten(256)'")
-    head, at, tail = pooling_text.strip().partition("@")
+    template, body = _split_template(spec, pooling_text.strip())
+    head, at, tail = body.partition("@")
     poolers = tuple(_parse_pooler(spec, part) for part in head.split("+"))
     layers = _parse_layers(spec, tail) if at else LayerSelection()
-    strategy = Strategy(poolers, layers)
+    strategy = Strategy(poolers, layers, template)
+    _check_template(spec, strategy)
     if strategy.needs_pooler and (len(poolers) > 1 or layers != LayerSelection()):
         raise _error(spec, "pooler is the model's own output: it takes no layers or partners")
     stages = tuple(parse_stage(spec, text) for text in stage_texts)

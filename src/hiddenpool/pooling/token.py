@@ -21,6 +21,7 @@ __all__ = [
     "FirstPool",
     "GeMPool",
     "LastPool",
+    "MaskTokenPool",
     "MaskedPool",
     "ModelAttentionPool",
     "PoolerOutput",
@@ -45,33 +46,42 @@ class MaskedPool(TokenPooler):
         reduce: one function of :mod:`functional` taking (hidden, mask), or several whose outputs
             are concatenated (mean‖max).
         skip_special: leave [CLS]/[SEP]/<s>/</s> and the like out of the reduction.
+        include_prompt: under a template, reduce over every real token instead of the text's.
     """
 
     def __init__(
-        self, *reduce: Callable[[Tensor, Tensor], Tensor], skip_special: bool = False
+        self,
+        *reduce: Callable[[Tensor, Tensor], Tensor],
+        skip_special: bool = False,
+        include_prompt: bool = False,
     ) -> None:
         super().__init__()
         self.reduce = reduce
         self.skip_special = skip_special
+        self.include_prompt = include_prompt
         self.factor = len(reduce)
 
     def forward(self, hidden: Tensor, states: HiddenStates, layer: int) -> Tensor:
-        mask = states.token_mask(self.skip_special)
+        mask = states.token_mask(self.skip_special, self.include_prompt)
         return torch.cat([fn(hidden, mask) for fn in self.reduce], dim=-1)
 
 
 class GeMPool(TokenPooler):
     """Generalised mean with a fixed exponent ``p`` (https://arxiv.org/abs/1711.02512)."""
 
-    def __init__(self, p: float = 3.0, skip_special: bool = False) -> None:
+    def __init__(
+        self, p: float = 3.0, skip_special: bool = False, include_prompt: bool = False
+    ) -> None:
         super().__init__()
         if p <= 0:
             raise ValueError(f"gem: p must be > 0, got {p}")
         self.p = p
         self.skip_special = skip_special
+        self.include_prompt = include_prompt
 
     def forward(self, hidden: Tensor, states: HiddenStates, layer: int) -> Tensor:
-        return F.masked_gem(hidden, states.token_mask(self.skip_special), self.p)
+        mask = states.token_mask(self.skip_special, self.include_prompt)
+        return F.masked_gem(hidden, mask, self.p)
 
 
 class FirstPool(TokenPooler):
@@ -95,6 +105,16 @@ class CLSPool(TokenPooler):
         mask = states.attention_mask
         index = F.first_index(mask) if states.summary == "first" else F.last_index(mask)
         return F.gather_tokens(hidden, index)
+
+
+class MaskTokenPool(TokenPooler):
+    """The hidden state at the prompt template's mask token (PromptBERT,
+    https://arxiv.org/abs/2201.04337): ``promptbert:mask``."""
+
+    def forward(self, hidden: Tensor, states: HiddenStates, layer: int) -> Tensor:
+        if states.mask_token_mask is None:
+            raise ValueError("mask: this batch has no template mask token (use TEMPLATE:mask)")
+        return F.gather_tokens(hidden, F.first_index(states.mask_token_mask))
 
 
 class PoolerOutput(TokenPooler):
