@@ -25,6 +25,7 @@ from hiddenpool.cli import (
     export_cmd,
     inspect_cmd,
     predict_cmd,
+    serve_cmd,
     strategies_cmd,
     train_cmd,
 )
@@ -41,6 +42,7 @@ SUBCOMMANDS: tuple[ModuleType, ...] = (
     export_cmd,
     train_cmd,
     predict_cmd,
+    serve_cmd,
 )
 
 
