@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -25,13 +25,16 @@ from hiddenpool.data import (
 )
 from hiddenpool.encode import Encoder
 from hiddenpool.evaluate import CompareResult, evaluate_features, make_folds
-from hiddenpool.pooling import parse_strategy
+from hiddenpool.pooling import Strategy, parse_strategy
+from hiddenpool.postprocess import fit_stages
 
 __all__ = [
     "DEFAULT_DATASET",
     "CompareRun",
     "default_strategies",
+    "fit_split_texts",
     "load_labelled",
+    "post_processed",
     "run_compare",
     "subsample",
 ]
@@ -107,6 +110,28 @@ def load_labelled(
     )
 
 
+def fit_split_texts(
+    data: LabelledData, name: str | None, split: str | None
+) -> tuple[list[str] | None, str]:
+    """The sentences of official ``split`` of dataset ``name``, to fit similarity stages on,
+    and how a report names them; (None, "") without a split.
+
+    Raises:
+        ValueError: the data is not similarity data, or ``split`` is the split scored.
+    """
+    if split is None:
+        return None, ""
+    if data.task != "similarity":
+        raise ValueError(
+            f"--fit-split {split}: probes fit stages on each training fold; "
+            "--fit-split is for similarity data"
+        )
+    if split in data.split_names:
+        raise ValueError(f"--fit-split {split}: that is the split scored; fit on another one")
+    fitting = load_labelled(name, data.task, split=split)
+    return list(fitting.texts), f"the {len(fitting.texts)} sentences of the {split} split"
+
+
 def subsample(data: LabelledData, limit: int | None, seed: int) -> LabelledData:
     """A seeded random subset of ``limit`` rows (all rows when ``limit`` is None or larger)."""
     n = len(data.labels)
@@ -127,6 +152,7 @@ class CompareRun:
     rows: int
     embed_seconds: float
     evaluate_seconds: float
+    stages_note: str = ""
 
 
 def run_compare(
@@ -137,6 +163,10 @@ def run_compare(
     seed: int = 0,
     batch_size: int = 32,
     show_progress: bool | None = None,
+    *,
+    fit_texts: Sequence[str] | None = None,
+    fit_name: str = "",
+    post_process: bool = False,
 ) -> CompareRun:
     """Embed ``data`` once for every strategy and rank them with cross-validated probes.
 
@@ -148,6 +178,12 @@ def run_compare(
         seed: seeds the folds and the probes' inner splits.
         batch_size: texts per forward pass.
         show_progress: progress bars; None shows them only on a terminal.
+        fit_texts: for similarity, the texts its stages (``| whiten(256)``...) are fitted on
+            (e.g. STS-B's train sentences); None fits them on the texts scored. Probes fit
+            stages on each training fold instead.
+        fit_name: what ``fit_texts`` are, for the report.
+        post_process: also score the best strategy under a few ``| whiten(k)`` and its
+            ``| int8`` and ``| binary`` forms (no extra forward pass).
 
     Returns:
         The ranked result, with timings.
@@ -159,21 +195,93 @@ def run_compare(
         names.append(default)
     fold_list = make_folds(len(data.labels), k=folds, seed=seed, labels=data.labels, task=data.task)
     start = time.perf_counter()
-    features = encoder.encode_many(
-        data.texts, names, batch_size=batch_size, show_progress=show_progress
-    )
+    pooled = list(dict.fromkeys(str(parse_strategy(name).pooling) for name in names))
+    texts = list(data.texts) + list(fit_texts or ())
+    vectors = encoder.encode_many(texts, pooled, batch_size=batch_size, show_progress=show_progress)
     embedded = time.perf_counter()
+    scored = {key: v[: len(data.texts)] for key, v in vectors.items()}
+    fit_on = {key: v[len(data.texts) :] for key, v in vectors.items()} if fit_texts else scored
     progress = sys.stderr.isatty() if show_progress is None else show_progress
-    result = evaluate_features(
-        features,
-        data,
-        fold_list,
-        default_strategy=default,
-        seed=seed,
-        progress=_progress_bar(len(names)) if progress else None,
-    )
+
+    def evaluate(specs: Sequence[str]) -> CompareResult:
+        features, stages = _stage_features(specs, scored, fit_on, data.task)
+        return evaluate_features(
+            features,
+            data,
+            fold_list,
+            default_strategy=default if default in specs else None,
+            seed=seed,
+            progress=_progress_bar(len(specs)) if progress else None,
+            stages=stages,
+        )
+
+    result = evaluate(names)
+    if post_process:
+        extra = post_processed(result.best.name, encoder.width(result.best.name))
+        extra = [spec for spec in extra if spec not in names]
+        if extra:
+            added = evaluate([result.best.name, *extra]).strategies[1:]
+            result = replace(result, strategies=result.strategies + added)
+            names += extra
+    note = ""
+    if any(parse_strategy(name).stages for name in names):
+        note = _stages_note(data.task, len(data.texts), fit_name if fit_texts else "")
     return CompareRun(
-        result, tuple(names), len(data.labels), embedded - start, time.perf_counter() - embedded
+        result,
+        tuple(names),
+        len(data.labels),
+        embedded - start,
+        time.perf_counter() - embedded,
+        note,
+    )
+
+
+def post_processed(best: str, width: int) -> list[str]:
+    """What ``--strategies all`` adds after ranking: ``best | whiten(k)`` for k of 64, 128 and
+    256 below its width, and ``best | int8`` and ``best | binary``."""
+    if parse_strategy(best).stages:
+        return []
+    whitened = [f"{best} | whiten({k})" for k in (64, 128, 256) if k < width]
+    return [str(parse_strategy(s)) for s in (*whitened, f"{best} | int8", f"{best} | binary")]
+
+
+def _stage_features(
+    names: Sequence[str],
+    scored: dict[str, np.ndarray],
+    fit_on: dict[str, np.ndarray],
+    task: str,
+) -> tuple[dict[str, np.ndarray], dict[str, Strategy]]:
+    """Features per strategy, and the stages a probe fits per fold.
+
+    Similarity scores a zero-shot cosine with no training rows: its stages are fitted here, on
+    ``fit_on``, and applied to every pair.
+    """
+    features: dict[str, np.ndarray] = {}
+    stages: dict[str, Strategy] = {}
+    for name in names:
+        strategy = parse_strategy(name)
+        vectors = scored[str(strategy.pooling)]
+        if not strategy.stages:
+            features[name] = vectors
+        elif task == "similarity":
+            fitting = fit_on[str(strategy.pooling)]
+            features[name] = fit_stages(strategy, fitting, fitting.shape[1]).features(vectors)
+        else:
+            features[name], stages[name] = vectors, strategy
+    return features, stages
+
+
+def _stages_note(task: str, texts: int, fit_name: str) -> str:
+    if task != "similarity":
+        return (
+            "Stages (whiten, pca, center, int8 ranges) were fitted on each fold's training rows "
+            "only, never on the rows scored."
+        )
+    if fit_name:
+        return f"Stages were fitted on {fit_name}, not on the pairs scored."
+    return (
+        f"Similarity has no training rows: stages were fitted on all {texts} sentences scored "
+        "(transductive, as in BERT-whitening); their labels were not used."
     )
 
 

@@ -13,7 +13,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from hiddenpool.cli.main import main
-from hiddenpool.compare import default_strategies
+from hiddenpool.compare import default_strategies, post_processed
+from hiddenpool.pooling import parse_strategy
 from tiny_models import WORDS
 
 
@@ -64,7 +65,14 @@ def test_regression_on_a_csv_writes_table_report_and_charts(
     out = capsys.readouterr().out
     assert "spearman" in out and "ensemble (top-k)" in out
     names = [s["name"] for s in results["strategies"]]
-    assert set(names) == set(default_strategies(tiny_backbone("bert")))
+    backbone = tiny_backbone("bert")
+    defaults = default_strategies(backbone)
+    # `all` adds the best strategy under whitening and quantisation, after ranking
+    (best,) = {row["base"] for row in results["post_processing"]}
+    assert best in defaults
+    width = parse_strategy(best).width(backbone.hidden_size, backbone.num_layers)
+    assert set(names) == set(defaults) | set(post_processed(best, width))
+    assert "## Post-processing" in (tmp_path / "report" / "report.md").read_text()
     for file in ("report.md", "results.json", "ranking.png", "layers.png"):
         assert (tmp_path / "report" / file).stat().st_size > 0
     report = (tmp_path / "report" / "report.md").read_text()

@@ -61,7 +61,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         nargs="+",
         default=["all"],
         metavar="SPEC",
-        help="specs to compare, or `all` (default) for the usual set",
+        help="specs to compare, or `all` (default) for the usual set plus the best one under "
+        "| whiten(k), | int8 and | binary; a spec may end in stages: 'mean | whiten(128)'",
     )
     parser.add_argument("--folds", type=int, default=5, help="cross-validation folds (5)")
     parser.add_argument(
@@ -77,7 +78,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from hiddenpool.compare import default_strategies, load_labelled, run_compare, subsample
+    from hiddenpool.compare import (
+        default_strategies,
+        fit_split_texts,
+        load_labelled,
+        run_compare,
+        subsample,
+    )
     from hiddenpool.encode import Encoder
     from hiddenpool.evaluate import format_table, write_report
 
@@ -94,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
         split=args.split,
     )
     data = subsample(data, args.limit or None, args.seed)
+    fit_texts, fit_name = fit_split_texts(data, args.dataset or args.data, args.fit_split)
     # Raw vectors: L2-normalising would make mean, sum and mean_sqrt_len one strategy.
     encoder = Encoder(load_from_args(args), normalize=False, max_length=args.max_length)
     specs = [s for s in args.strategies if s != "all"]
@@ -108,6 +116,9 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         batch_size=args.batch_size,
         show_progress=progress,
+        fit_texts=fit_texts,
+        fit_name=fit_name,
+        post_process="all" in args.strategies,
     )
     result = compared.result
     print(format_table(result))
@@ -117,7 +128,10 @@ def run(args: argparse.Namespace) -> int:
         model_name=encoder.backbone.name,
         dataset_name=data.name + "".join(f" ({s} split)" for s in data.split_names),
         num_layers=encoder.backbone.num_layers,
+        notes=[compared.stages_note] if compared.stages_note else [],
     )
+    if compared.stages_note:
+        print(f"\n{compared.stages_note}")
     print(
         f"\n{len(compared.strategies)} strategies on {compared.rows} rows of {data.name}: "
         f"embedding {compared.embed_seconds:.1f} s (one pass), probing "

@@ -19,6 +19,8 @@ from hiddenpool.evaluate.metrics import HIGHER_IS_BETTER, metric_names, score_pr
 from hiddenpool.evaluate.result import CompareResult, EnsembleResult, StrategyResult
 from hiddenpool.evaluate.ridge import DEFAULT_ALPHAS, ridge_fold
 from hiddenpool.evaluate.stats import MetricSummary, PairedDifference
+from hiddenpool.pooling import Strategy, parse_strategy
+from hiddenpool.postprocess import feature_width, fit_stages
 
 __all__ = ["Features", "SupportsLabels", "evaluate_features"]
 
@@ -86,11 +88,23 @@ class _Settings:
     n_classes: int
 
 
+def _fold_features(
+    x: np.ndarray, fold: Fold, stages: Strategy | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The fold's train and test features; ``stages`` are fitted on its training rows only."""
+    train, test = fold
+    if stages is None:
+        return x[train], x[test]
+    fitted = fit_stages(stages, x[train], x.shape[1], fitted_on="the training fold")
+    return fitted.features(x[train]), fitted.features(x[test])
+
+
 def _probe_fold(
     task: str,
     x: np.ndarray,
     y: np.ndarray,
     settings: _Settings,
+    stages: Strategy | None,
     fold: Fold,
 ) -> tuple[np.ndarray, np.ndarray, tuple[float, ...]]:
     """Fit on the fold's train rows, predict its test rows; also return inner predictions.
@@ -102,11 +116,12 @@ def _probe_fold(
     train, test = fold
     if task == "similarity":  # x holds the cosines: nothing to fit
         return x[test, 0], x[train, 0], ()
+    x_train, x_test = _fold_features(x, fold, stages)
     if task == "classification":
         logit = logistic_fold(
-            x[train],
+            x_train,
             y[train],
-            x[test],
+            x_test,
             settings.n_classes,
             settings.Cs,
             settings.inner_folds,
@@ -114,7 +129,7 @@ def _probe_fold(
             settings.max_iter,
         )
         return logit.test_proba, logit.inner_proba, (logit.C,)
-    fit = ridge_fold(x[train], y[train], x[test], settings.alphas)
+    fit = ridge_fold(x_train, y[train], x_test, settings.alphas)
     alphas = tuple(float(a) for a in fit.alphas)
     if y.ndim == 1:
         return fit.test_pred[:, 0], fit.inner_pred[:, 0], alphas
@@ -161,6 +176,7 @@ def evaluate_features(
     blas_threads: int | None = 1,
     n_jobs: int | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    stages: Mapping[str, str | Strategy] | None = None,
 ) -> CompareResult:
     """Score every feature set with the same cross-validated probe and rank them.
 
@@ -195,6 +211,10 @@ def evaluate_features(
         n_jobs: folds probed at once in threads (NumPy and LAPACK release the GIL); None
             uses one per CPU, at most one per fold. Results do not depend on it.
         progress: called as ``progress(name, index, total)`` after each strategy.
+        stages: feature set name -> a strategy whose stages (``| whiten(256)``...) turn those
+            features into the ones probed; they are fitted on each fold's training rows only,
+            never on the rows it scores. Not for similarity, which has no training rows
+            (apply fitted stages to its features beforehand).
 
     Returns:
         The comparison.
@@ -239,6 +259,7 @@ def evaluate_features(
             ensemble_max_k,
             progress,
             pool,
+            {name: parse_strategy(spec) for name, spec in (stages or {}).items()},
         )
 
 
@@ -251,6 +272,7 @@ def _evaluate(
     ensemble_max_k: int,
     progress: Callable[[str, int, int], None] | None,
     pool: ThreadPoolExecutor,
+    stages: Mapping[str, Strategy],
 ) -> CompareResult:
     """The body of :func:`evaluate_features`, once arguments are checked."""
     task = data.task
@@ -278,7 +300,10 @@ def _evaluate(
         per_fold: list[dict[str, float]] = []
         params: list[tuple[float, ...]] = []
         inner[name] = []
-        fits = pool.map(partial(_probe_fold, task, x, y, settings), checked)
+        stage = stages.get(name)
+        if stage is not None and task != "similarity":
+            dim = feature_width(stage, dim)
+        fits = pool.map(partial(_probe_fold, task, x, y, settings, stage), checked)
         for (_, test), (test_pred, inner_pred, chosen) in zip(checked, fits, strict=True):
             if oof is None:
                 oof = np.zeros((n, *test_pred.shape[1:]))

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 
 from hiddenpool.evaluate.metrics import HIGHER_IS_BETTER
 from hiddenpool.evaluate.plots import plot_layers, plot_ranking
 from hiddenpool.evaluate.result import CompareResult
+from hiddenpool.evaluate.stages_report import stage_rows, stages_section
 from hiddenpool.evaluate.stats import MetricSummary, PairedDifference
 from hiddenpool.io import atomic_write_text
 
@@ -231,6 +233,7 @@ def write_report(
     model_name: str | None = None,
     dataset_name: str | None = None,
     num_layers: int | None = None,
+    notes: Sequence[str] = (),
 ) -> dict[str, Path]:
     """Write ``report.md``, ``results.json``, ``ranking.png`` and, if any, ``layers.png``.
 
@@ -246,6 +249,7 @@ def write_report(
         dataset_name: shown in the title, report and plots.
         num_layers: the model's layer count: ``mean`` is then the last point of the
             ``mean@0`` .. curve.
+        notes: lines for the post-processing section (what the stages were fitted on).
 
     Returns:
         ``{"report": ..., "results": ..., "ranking": ..., "layers": ...}`` for the files
@@ -274,6 +278,7 @@ def write_report(
         num_layers=num_layers,
     )
     markdown = _markdown(result, title, default, model_name, dataset_name)
+    markdown += stages_section(result, notes)
     if layers is not None:
         written["layers"] = layers
         markdown += "\n![layers](layers.png)\n"
@@ -284,6 +289,8 @@ def write_report(
         **result.to_dict(),
         "score_kind": score_kind(result),
         "default_strategy": default,
+        "post_processing": [row.to_dict() for row in stage_rows(result)],
+        "notes": list(notes),
     }
     versus = result.winner_vs_default(default)
     payload["winner_vs_default"] = versus.to_dict() if versus else None

@@ -5,6 +5,12 @@ quantisation), and save what was fitted.
 - :mod:`.state`: the fitted state as one safetensors file whose header names model and specs.
 """
 
-from hiddenpool.postprocess.fit import FittedStage, FittedStages, Moments, fit_stages
+from hiddenpool.postprocess.fit import (
+    FittedStage,
+    FittedStages,
+    Moments,
+    feature_width,
+    fit_stages,
+)
 
-__all__ = ["FittedStage", "FittedStages", "Moments", "fit_stages"]
+__all__ = ["FittedStage", "FittedStages", "Moments", "feature_width", "fit_stages"]

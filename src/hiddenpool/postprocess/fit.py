@@ -24,7 +24,7 @@ import numpy as np
 from hiddenpool.pooling import Strategy, parse_strategy
 from hiddenpool.pooling.stages import StageSpec, stages_width
 
-__all__ = ["FittedStage", "FittedStages", "Moments", "fit_stages"]
+__all__ = ["FittedStage", "FittedStages", "Moments", "feature_width", "fit_stages"]
 
 Chunks = Callable[[], Iterable[np.ndarray]]  # a fresh pass over the fitting vectors, chunked
 
@@ -163,6 +163,12 @@ class FittedStages:
         for spec in self.strategy.stages:
             width = spec.k if spec.k is not None else width
         return width
+
+
+def feature_width(strategy: str | Strategy, in_width: int) -> int:
+    """Width of :meth:`FittedStages.features`: the dimensions kept, binary bits unpacked."""
+    kept = tuple(s for s in parse_strategy(strategy).stages if s.name not in ("binary", "ubinary"))
+    return stages_width(kept, in_width)
 
 
 def _fit_linear(spec: StageSpec, moments: Moments) -> FittedStage:
