@@ -18,12 +18,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "add_model_arguments",
+    "add_template_argument",
     "at_least",
     "dtype_name",
     "load_from_args",
     "model_from_args",
     "non_negative",
     "positive",
+    "register_templates",
 ]
 
 _DEFAULT_MODEL = "the embedded MiniLM-L6"
@@ -140,3 +142,28 @@ def load_from_args(args: argparse.Namespace) -> Backbone:
         trust_remote_code=args.trust_remote_code,
         allow_pickle=args.allow_pickle,
     )
+
+
+def add_template_argument(parser: argparse.ArgumentParser) -> None:
+    """Add ``--template NAME='...{text}...'``, repeatable, for commands that take pooling specs."""
+    parser.add_argument(
+        "--template",
+        action="append",
+        default=[],
+        dest="templates",
+        metavar="NAME='...{text}...'",
+        help="register a prompt template for specs NAME:POOLER (e.g. --template "
+        "topic='Topic of \"{text}\": [MASK].' --pooling topic:mask); [MASK] becomes the "
+        "model's mask token; see `hiddenpool strategies`",
+    )
+
+
+def register_templates(args: argparse.Namespace) -> None:
+    """Register the ``--template`` options given (ValueError naming the template if invalid)."""
+    from hiddenpool.pooling.templates import register_template
+
+    for given in getattr(args, "templates", None) or []:
+        name, sep, text = given.partition("=")
+        if not sep or not name.strip():
+            raise ValueError(f"--template {given!r}: write NAME='...{{text}}...'")
+        register_template(name.strip(), text)

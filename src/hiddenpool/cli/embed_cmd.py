@@ -9,7 +9,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from hiddenpool.cli.common import add_model_arguments, load_from_args, non_negative, positive
+from hiddenpool.cli.common import (
+    add_model_arguments,
+    add_template_argument,
+    load_from_args,
+    non_negative,
+    positive,
+)
 from hiddenpool.cli.embed_ray import add_ray_arguments, run_ray
 
 __all__ = ["HELP", "NAME", "add_arguments", "run"]
@@ -41,6 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", help="input file, or - for lines on stdin")
     parser.add_argument("-o", "--output", required=True, help="output .npy, .npz or .parquet")
     add_model_arguments(parser, max_length=True)
+    add_template_argument(parser)
     parser.add_argument(
         "--pooling",
         action="append",

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import argparse
 
-from hiddenpool.cli.common import add_model_arguments, load_from_args, model_from_args
+from hiddenpool.cli.common import (
+    add_model_arguments,
+    add_template_argument,
+    load_from_args,
+    model_from_args,
+)
 
 __all__ = ["HELP", "NAME", "add_arguments", "run"]
 
@@ -22,6 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "SentenceTransformer(DIR, trust_remote_code=True)."
     )
     add_model_arguments(parser, positional="MODEL", device="cpu", dtype="float32")
+    add_template_argument(parser)
     parser.add_argument("--pooling", default=None, help="strategy spec (default: the model's)")
     parser.add_argument("-o", "--output", required=True, help="folder to create (must not exist)")
     parser.add_argument(

@@ -29,6 +29,7 @@ from hiddenpool.cli import (
     strategies_cmd,
     train_cmd,
 )
+from hiddenpool.cli.common import register_templates
 
 __all__ = ["SUBCOMMANDS", "CommandParser", "build_parser", "main"]
 
@@ -130,6 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        register_templates(args)  # --template NAME='...': before any spec is parsed
         return int(args.run(args) or 0)
     except KeyboardInterrupt:
         print(f"hiddenpool {args.command}: interrupted", file=sys.stderr)

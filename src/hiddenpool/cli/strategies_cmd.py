@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from hiddenpool.cli.common import add_template_argument
+
 __all__ = ["EXAMPLES", "HELP", "NAME", "add_arguments", "run"]
 
 NAME = "strategies"
@@ -19,6 +21,9 @@ EXAMPLES = (
     ("cls@lstm(1:)", "learned: LSTM over every layer's summary token"),
     ("mean@-4: | whiten(256)", "last-4 average, BERT-whitened to 256 dimensions (fitted)"),
     ("mean | int8", "mean, quantised to int8 with fitted ranges"),
+    ("promptbert:mask", "PromptBERT: the text in its template, read at the mask token"),
+    ("echo:mean", "echo template, mean over the text's second copy"),
+    ("query:mean(include_prompt=true)", "E5 query prefix, mean over every token"),
 )
 
 
@@ -27,8 +32,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "List every token pooler and layer combiner. A spec is POOLER[+POOLER][@LAYERS]; LAYERS "
         "is an index, a slice or a list, optionally inside a combiner: mean(...) (default), "
         "sum(...), concat(...) or a learned one. Stages after ' | ' post-process the pooled "
-        "vectors: whiten(k), pca(k), center, truncate(k), normalize, int8, uint8, binary, ubinary."
+        "vectors: whiten(k), pca(k), center, truncate(k), normalize, int8, uint8, binary, ubinary. "
+        "A TEMPLATE: prefix places the text in a prompt template first (promptbert:mask)."
     )
+    add_template_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,7 +54,20 @@ def run(args: argparse.Namespace) -> int:
     for stage in STAGES.values():
         name = f"{stage.name}(k)" if stage.takes_k else stage.name
         print(f"  {name + (' *' if stage.fitted else ''):<40} {stage.description}")
+    _print_templates()
     print("\nExamples:")
     for spec, meaning in EXAMPLES:
         print(f"  {spec:<40} {meaning}")
     return 0
+
+
+def _print_templates() -> None:
+    from hiddenpool.pooling.templates import TEMPLATES
+
+    print(
+        "\nPrompt templates (TEMPLATE:POOLER...; token poolers read the text's tokens unless "
+        "include_prompt=true, mask the template's mask token, cls/first/last the whole input):"
+    )
+    for template in TEMPLATES.values():
+        print(f"  {template.name:<40} {template.text}")
+        print(f"  {'':<40} {template.source}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from hiddenpool.cli.common import add_model_arguments
+from hiddenpool.cli.common import add_model_arguments, add_template_argument
 from hiddenpool.cli.dataclass_options import add_dataclass_options, dataclass_from_args
 
 __all__ = ["HELP", "NAME", "add_arguments", "config_from_args", "run"]
@@ -34,6 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "metrics; `hiddenpool predict OUT ...` then averages them."
     )
     add_model_arguments(parser, dtype=None, max_length=True)
+    add_template_argument(parser)
     add_dataclass_options(parser, TrainConfig, flags=FLAGS)
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 

@@ -15,7 +15,13 @@ import numpy as np
 
 from hiddenpool.encode.windows import Windows
 
-__all__ = ["PAD_VALUES", "length_sorted_batches", "pad_windows", "padded_batches"]
+__all__ = [
+    "PAD_VALUES",
+    "length_sorted_batches",
+    "pad_windows",
+    "padded_batches",
+    "tokenizer_pad_values",
+]
 
 # What each tokenizer output is padded with; input_ids use the tokenizer's pad id.
 PAD_VALUES = {"attention_mask": 0, "special_tokens_mask": 1}
@@ -106,6 +112,14 @@ def pad_windows(
     return out
 
 
+def tokenizer_pad_values(tokenizer: Any) -> dict[str, int]:
+    """What each tokenizer output is padded with for ``tokenizer`` (its pad id and type id)."""
+    pad_values = dict(PAD_VALUES)
+    pad_values["input_ids"] = int(tokenizer.pad_token_id)
+    pad_values["token_type_ids"] = int(getattr(tokenizer, "pad_token_type_id", 0) or 0)
+    return pad_values
+
+
 def padded_batches(
     tokenizer: Any,
     windows: Windows,
@@ -127,9 +141,7 @@ def padded_batches(
         (the window indices of the batch, key -> (B, T) int64 arrays including ``pool_mask``).
         Windows without any token are never yielded.
     """
-    pad_values = dict(PAD_VALUES)
-    pad_values["input_ids"] = int(tokenizer.pad_token_id)
-    pad_values["token_type_ids"] = int(getattr(tokenizer, "pad_token_type_id", 0) or 0)
+    pad_values = tokenizer_pad_values(tokenizer)
     left = tokenizer.padding_side == "left"
     for rows in length_sorted_batches(windows.lengths, batch_size, batch_tokens):
         yield (

@@ -16,7 +16,10 @@ exactly, so the exported folder loads with plain ``SentenceTransformer(folder)``
   pooled, times n.
 
 Everything else (``concat``, ``min``, ``sum`` over tokens, ``gem``, ``attn``, ``pooler``,
-``skip_special``, learned poolers, the vector-level combiners) needs hiddenpool's module.
+``skip_special``, learned poolers, the vector-level combiners, prompt templates) needs
+hiddenpool's module. sentence-transformers' ``prompts`` are prefixes and its
+``include_prompt=False`` still pools the trailing [SEP], so no template (not even ``query:``)
+is written with its modules: the vectors would differ.
 """
 
 from __future__ import annotations
@@ -85,6 +88,8 @@ def exports_natively(strategy: str | Strategy) -> bool:
     [True, True, False]
     """
     strategy = parse_strategy(strategy)
+    if strategy.template is not None:  # read as hiddenpool reads it: text span, mask token
+        return False
     return strategy.layers.combiner in NATIVE_COMBINERS and all(
         p.name in NATIVE_POOLERS and not p.options for p in strategy.poolers
     )

@@ -30,6 +30,7 @@ from hiddenpool.data import LabelledData
 from hiddenpool.encode.windows import tokenize_windows
 from hiddenpool.evaluate.folds import make_folds, make_holdout
 from hiddenpool.evaluate.metrics import HIGHER_IS_BETTER, score_predictions
+from hiddenpool.pooling import parse_strategy
 from hiddenpool.train.config import PooledModelConfig, TrainConfig
 from hiddenpool.train.data import (
     Collator,
@@ -218,6 +219,17 @@ def _train_fold(
     return result, predictions
 
 
+def _refuse_templates(pooling: str) -> None:
+    """Training reads the text alone: a prompt template is refused before anything runs."""
+    strategy = parse_strategy(pooling)
+    if strategy.template is not None:
+        raise ValueError(
+            f"pooling {strategy}: prompt templates are not supported when training yet (the "
+            f"trainer tokenises the text alone); train {replace(strategy, template=None)} "
+            "or compare templates frozen with `hiddenpool compare`"
+        )
+
+
 def train(
     config: TrainConfig | None = None,
     data: LabelledData | TrainingData | None = None,
@@ -241,6 +253,7 @@ def train(
         config = TrainConfig(**overrides)
     elif overrides:
         config = config.replace(**overrides)
+    _refuse_templates(config.pooling)
     if data is None:
         prepared = load_training_data(config)
     elif isinstance(data, LabelledData):

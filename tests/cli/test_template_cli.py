@@ -1,0 +1,92 @@
+"""Templates on the command line: --pooling TEMPLATE:..., --template NAME='...', bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hiddenpool import Encoder, load_backbone
+from hiddenpool.cli.main import main
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+TEXTS = ["the movie was good", "a very long and boring film", "great"]
+
+
+@pytest.fixture(scope="module")
+def bert(tiny_dir) -> str:
+    return str(tiny_dir("bert"))
+
+
+def _input(tmp_path):
+    path = tmp_path / "in.txt"
+    path.write_text("".join(f"{t}\n" for t in TEXTS), encoding="utf-8")
+    return path
+
+
+def test_embed_takes_registered_and_user_templates(bert, tmp_path):
+    out = tmp_path / "out.npz"
+    template = "topic_cli=Topic of \"{text}\": [MASK] ."
+    argv = ["embed", str(_input(tmp_path)), "-o", str(out), "--model", bert, "--no-normalize"]
+    argv += ["--pooling", "promptbert:mask", "--pooling", "topic_cli:mask@-2"]
+    argv += ["--template", template, "--quiet"]
+    assert main(argv) == 0
+    saved = np.load(out)
+    encoder = Encoder(load_backbone(bert), normalize=False)
+    expected = encoder.encode_many(TEXTS, ["promptbert:mask", "topic_cli:mask@-2"])
+    for key, vectors in expected.items():
+        np.testing.assert_allclose(saved[key], vectors, atol=1e-6)
+
+
+def test_strategies_lists_templates_with_text_and_source(capsys):
+    assert main(["strategies"]) == 0
+    listing = capsys.readouterr().out
+    assert 'promptbert                               This sentence : "{text}" means [MASK] .' in (
+        listing
+    )
+    assert "PromptBERT, Jiang et al. 2022" in listing
+    assert "Springer et al. 2024" in listing
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--pooling", "nosuch:mean"], "unknown template 'nosuch'"),
+        (["--pooling", "x:mean", "--template", "x=no placeholder"], "template 'x': it needs"),
+        (["--pooling", "promptbert:mask", "--max-length", "8"], "template 'promptbert' takes"),
+        (["--pooling", "echo:mean", "--long", "chunk"], "template 'echo': a prompt template"),
+        (["--pooling", "query:mask"], "template 'query' ('query: {text}') has no [MASK]"),
+        (["--template", "nameonly"], "--template 'nameonly': write NAME="),
+    ],
+)
+def test_bad_template_input_is_one_line_exit_2_nothing_written(
+    extra, message, bert, tmp_path, capsys
+):
+    out = tmp_path / "out.npy"
+    argv = ["embed", str(_input(tmp_path)), "-o", str(out), "--model", bert, *extra]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.txt"]
+
+
+def test_mask_on_a_model_without_a_mask_token(tiny_dir, tmp_path, capsys):
+    out = tmp_path / "out.npy"
+    model = str(tiny_dir("gpt2"))
+    capsys.readouterr()  # building the tiny model may report progress
+    argv = ["embed", str(_input(tmp_path)), "-o", str(out), "--model", model]
+    assert main([*argv, "--pooling", "promptbert:mask"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "template 'promptbert' holds [MASK], but this model's tokenizer has no mask" in err
+    assert len(err.splitlines()) == 1 and not out.exists()
+
+
+def test_train_refuses_templates_before_writing(bert, tmp_path, capsys):
+    data = tmp_path / "d.csv"
+    data.write_text("text,label\n" + "".join(f"{t},{i % 2}\n" for i, t in enumerate(TEXTS * 4)))
+    out = tmp_path / "run"
+    argv = ["train", str(data), "--model", bert, "--task", "classification"]
+    argv += ["--pooling", "promptbert:mask", "--out", str(out)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert "prompt templates are not supported when training yet" in err
+    assert len(err.splitlines()) == 1 and not out.exists()

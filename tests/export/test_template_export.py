@@ -1,0 +1,51 @@
+"""Templates exported to sentence-transformers through hiddenpool's module: the same vectors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from hiddenpool import Encoder
+from hiddenpool.export import export_sentence_transformers, exports_natively
+from hiddenpool.pooling import templates
+from tiny_models import SENTENCES
+
+st = pytest.importorskip("sentence_transformers")
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+TEXTS = [t for t in SENTENCES if t]
+CASES = [
+    ("bert", "promptbert:mask"),
+    ("bert", "query:mean(include_prompt=true)"),
+    ("roberta", "promptbert:mean@-2:"),
+    ("xlnet", "echo:mean"),
+    ("xlnet", "promptbert:cls"),
+    ("gpt2", "prompteol:last"),
+    ("gpt2", "echo:max@1,-1"),
+]
+
+
+@pytest.mark.parametrize(("family", "spec"), CASES)
+def test_template_folders_reproduce_hiddenpool_vectors(family, spec, tiny_backbone, tmp_path):
+    backbone = tiny_backbone(family)
+    assert not exports_natively(spec)
+    out = export_sentence_transformers(backbone, spec, tmp_path / "st", normalize=False)
+    model = st.SentenceTransformer(str(out), device="cpu", trust_remote_code=True)
+    got = model.encode(TEXTS, convert_to_numpy=True, batch_size=3)  # mixed lengths per batch
+    expected = Encoder(backbone, pooling=spec, normalize=False).encode(TEXTS)
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+def test_a_user_template_travels_with_the_folder(tiny_backbone, tmp_path, monkeypatch):
+    backbone = tiny_backbone("bert")
+    templates.register_template("review_test", 'Review: "{text}" overall [MASK] .')
+    spec = "review_test:mask"
+    expected = Encoder(backbone, pooling=spec, normalize=False).encode(TEXTS)
+    out = export_sentence_transformers(backbone, spec, tmp_path / "st", normalize=False)
+    config = json.loads((out / "0_HiddenpoolPooling" / "hiddenpool_module.json").read_text())
+    assert config["template"] == {"name": "review_test", "text": 'Review: "{text}" overall [MASK] .'}
+    monkeypatch.delitem(templates._TEMPLATES, "review_test")  # as in a fresh process
+    model = st.SentenceTransformer(str(out), device="cpu", trust_remote_code=True)
+    np.testing.assert_allclose(model.encode(TEXTS), expected, atol=1e-5)
