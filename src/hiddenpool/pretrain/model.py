@@ -1,0 +1,98 @@
+"""The model a run starts from: a new RoBERTa of a named size, or a checkpoint given by --from."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from hiddenpool.pretrain.config import SIZES, PretrainConfig
+
+__all__ = ["check_max_length", "continued_model", "new_model"]
+
+_POSITIONS_AFTER_PAD = ("roberta", "xlm-roberta", "camembert", "mpnet")
+
+
+def continued_model(config: PretrainConfig) -> tuple[Any, Any, list[str], str]:
+    """Load ``config.from_model`` with an MLM head: model, tokenizer, fresh keys, description.
+
+    A checkpoint saved without an MLM head (MiniLM, a sentence-transformers folder) gets a freshly
+    initialised one; its keys are returned so the caller can say so.
+
+    Raises:
+        ValueError: the architecture has no masked-LM form, or the tokenizer has no mask token.
+        FileNotFoundError: no such model.
+    """
+    from transformers import AutoModelForMaskedLM, AutoTokenizer
+
+    from hiddenpool.backbone.loading import resolve_checkpoint
+    from hiddenpool.backbone.safety import check_local_checkpoint
+
+    name, source = resolve_checkpoint(config.from_model)
+    if isinstance(source, Path):
+        if not (source / "config.json").is_file():
+            raise FileNotFoundError(f"--from {config.from_model}: no config.json, so not a model")
+        check_local_checkpoint(source, allow_pickle=False, trust_remote_code=False)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source)
+        model, info = AutoModelForMaskedLM.from_pretrained(
+            source, output_loading_info=True, use_safetensors=True, dtype=torch.float32
+        )
+    except ValueError as error:
+        first = str(error).strip().splitlines()[0]
+        if "Unrecognized configuration class" in first:
+            raise ValueError(
+                f"--from {config.from_model}: not an MLM-capable checkpoint (transformers has no "
+                "masked-language-model head for its architecture); pretrain continues encoders "
+                "such as BERT, RoBERTa, MPNet, DeBERTa or ELECTRA"
+            ) from None
+        raise
+    except OSError as error:
+        first = str(error).strip().splitlines()[0]
+        raise FileNotFoundError(f"--from {config.from_model}: could not load ({first})") from None
+    if tokenizer.mask_token is None:
+        raise ValueError(
+            f"--from {config.from_model}: its tokenizer has no mask token, so it cannot be "
+            "trained with masked language modelling"
+        )
+    fresh = sorted(info.get("missing_keys", ()))
+    description = (
+        f"{name} ({model.config.model_type}, {model.config.num_hidden_layers} layers, "
+        f"{model.config.hidden_size} wide) continued"
+    )
+    return model, tokenizer, fresh, description
+
+
+def new_model(config: PretrainConfig, tokenizer: Any) -> tuple[Any, str]:
+    """A randomly initialised ``RobertaForMaskedLM`` of ``config.size``, and its description."""
+    from transformers import RobertaConfig, RobertaForMaskedLM
+
+    size = SIZES[config.size]
+    model_config = RobertaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=size.hidden_size,
+        num_hidden_layers=size.num_layers,
+        num_attention_heads=size.num_heads,
+        intermediate_size=size.intermediate_size,
+        max_position_embeddings=config.max_length + 2,  # RoBERTa numbers positions after pad
+        type_vocab_size=1,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
+    description = (
+        f"RobertaForMaskedLM '{config.size}' from scratch ({size.num_layers} layers, "
+        f"{size.hidden_size} wide, {len(tokenizer):,}-token byte-level BPE)"
+    )
+    return RobertaForMaskedLM(model_config), description
+
+
+def check_max_length(model: Any, max_length: int) -> None:
+    """Refuse a ``--max-length`` longer than the model's position table."""
+    positions = int(getattr(model.config, "max_position_embeddings", 0) or 0)
+    if not positions:
+        return
+    limit = positions - 2 if model.config.model_type in _POSITIONS_AFTER_PAD else positions
+    if max_length > limit:
+        raise ValueError(f"--max-length {max_length} exceeds the model's {limit} positions")

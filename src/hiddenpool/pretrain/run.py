@@ -1,0 +1,318 @@
+"""One pretraining run: check the output folder, prepare the data once, train, resume, finish.
+
+The output folder while a run is going:
+
+```
+OUT/
+  .hiddenpool-pretrain/
+    run.json          the settings (compared on --resume)
+    tokenizer/        the tokenizer trained on the corpus (from scratch)
+    data.json         the tokenized streams, written once they are complete
+    train.ids/.flags  eval.ids/.flags  (memory-mapped token streams)
+    eval_before.json  held-out loss and accuracy before training
+    checkpoints/checkpoint-N/   Trainer checkpoints (the last two)
+```
+
+When it finishes, OUT holds an ordinary Hugging Face checkpoint (config.json, model.safetensors,
+tokenizer files) of the ``*ForMaskedLM`` model, plus ``pretrain.json`` with what was trained and
+the held-out MLM loss and masked-token accuracy; the work folder is removed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import sys
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import set_seed
+from transformers.utils import logging as hf_logging
+
+from hiddenpool._runtime import resolve_device
+from hiddenpool.pretrain.config import PretrainConfig
+from hiddenpool.pretrain.corpus import corpus_files, is_held_out, iter_documents
+from hiddenpool.pretrain.model import check_max_length, continued_model, new_model
+from hiddenpool.pretrain.tokens import (
+    BlockDataset,
+    TokenStream,
+    read_stream,
+    save_json,
+    train_tokenizer,
+    write_token_stream,
+)
+from hiddenpool.pretrain.trainer import (
+    eval_record,
+    masked_eval_set,
+    mlm_collator,
+    mlm_trainer,
+    say,
+)
+
+__all__ = ["RECORD", "WORK", "PretrainResult", "last_checkpoint", "pretrain"]
+
+WORK = ".hiddenpool-pretrain"
+RECORD = "pretrain.json"
+
+
+@dataclass(frozen=True)
+class PretrainResult:
+    """What a finished run reports (also written to ``OUT/pretrain.json``)."""
+
+    out: Path
+    record: dict[str, Any]
+
+    def summary(self) -> str:
+        r = self.record
+        before, after = r["eval_before"], r["eval_after"]
+        return (
+            f"{self.out}: {r['model']['description']}, {r['train']['global_step']} steps "
+            f"in {r['train']['seconds'] / 60:.1f} min; held-out MLM loss "
+            f"{before['loss']:.3f} -> {after['loss']:.3f}, masked-token accuracy "
+            f"{before['accuracy']:.3f} -> {after['accuracy']:.3f} "
+            f"({after['masked_tokens']:,} masked tokens in {after['blocks']:,} blocks)"
+        )
+
+
+def _check_out(out: Path, config: PretrainConfig, resume: bool) -> bool:
+    """Validate the output folder; True when a run should be resumed from it."""
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{out}: --out is a file; expected a new or empty folder")
+    if not out.exists() or not any(out.iterdir()):
+        return False
+    work = out / WORK / "run.json"
+    if (out / RECORD).is_file():
+        raise ValueError(
+            f"{out}: already holds a finished pretrained model ({RECORD}); choose another --out"
+        )
+    if not work.is_file():
+        shown = ", ".join(sorted(p.name for p in out.iterdir())[:4])
+        raise ValueError(
+            f"{out}: holds other files ({shown}); --out must be a new or empty folder, or an "
+            "unfinished pretraining run with --resume"
+        )
+    if not resume:
+        raise ValueError(
+            f"{out}: holds an unfinished pretraining run; pass --resume to continue it, or "
+            "choose another --out"
+        )
+    stored = json.loads(work.read_text(encoding="utf-8"))
+    wanted = config.resume_key()
+    changed = sorted(k for k in set(stored) | set(wanted) if stored.get(k) != wanted.get(k))
+    if changed:
+        diffs = "; ".join(f"{k}: was {stored.get(k)!r}, now {wanted.get(k)!r}" for k in changed)
+        raise ValueError(f"{out}: --resume with other settings than the run it holds ({diffs})")
+    return True
+
+
+def _training_documents(config: PretrainConfig, files: list[Path], held_out: bool) -> Any:
+    fraction = config.eval_fraction
+    for document in iter_documents(files, config.text_column):
+        if is_held_out(document, fraction) == held_out:
+            yield document
+
+
+def _scratch_tokenizer(config: PretrainConfig, files: list[Path], work: Path, show: bool) -> Any:
+    """Train the tokenizer on the training documents once; reuse it on --resume."""
+    from transformers import AutoTokenizer
+
+    folder = work / "tokenizer"
+    if (folder / "tokenizer_config.json").is_file():
+        return AutoTokenizer.from_pretrained(folder)
+    if show:
+        say(f"training a {config.vocab_size:,}-token byte-level BPE tokenizer")
+    documents = _training_documents(config, files, held_out=False)
+    tokenizer = train_tokenizer(documents, config.vocab_size, config.max_length, show)
+    if len(tokenizer) <= 5:  # only the special tokens: nothing was read
+        raise ValueError(f"{config.corpus}: the corpus holds no text (every document is blank)")
+    staged = work / "tokenizer.tmp"
+    shutil.rmtree(staged, ignore_errors=True)
+    tokenizer.save_pretrained(staged)
+    os.replace(staged, folder)
+    return tokenizer
+
+
+def _token_streams(
+    config: PretrainConfig, files: list[Path], work: Path, tokenizer: Any, show: bool
+) -> tuple[TokenStream, TokenStream]:
+    """Tokenize the corpus into train/held-out streams once; reuse them on --resume."""
+    data_file = work / "data.json"
+    if data_file.is_file():
+        data = json.loads(data_file.read_text(encoding="utf-8"))
+        return read_stream(data["train"]), read_stream(data["eval"])
+    if show:
+        say("tokenizing the corpus")
+    train = write_token_stream(_training_documents(config, files, False), tokenizer, work / "train")
+    held = write_token_stream(_training_documents(config, files, True), tokenizer, work / "eval")
+    if train.documents == 0 and held.documents == 0:
+        raise ValueError(f"{config.corpus}: the corpus holds no text (every document is blank)")
+    content = config.max_length - 2
+    if train.tokens < content or held.tokens < content:
+        raise ValueError(
+            f"{config.corpus}: too little text for --max-length {config.max_length} and "
+            f"--eval-fraction {config.eval_fraction}: {train.tokens:,} training and "
+            f"{held.tokens:,} held-out tokens, and each side needs a block of {content}"
+        )
+    save_json(data_file, {"train": train.to_dict(), "eval": held.to_dict()})
+    return train, held
+
+
+def last_checkpoint(folder: Path) -> Path | None:
+    """The newest checkpoint written completely (the Trainer saves trainer_state.json last)."""
+    if not folder.is_dir():
+        return None
+    complete = [
+        p
+        for p in folder.iterdir()
+        if p.name.startswith("checkpoint-") and (p / "trainer_state.json").is_file()
+    ]
+    return max(complete, key=lambda p: int(p.name.split("-")[1]), default=None)
+
+
+def pretrain(
+    config: PretrainConfig,
+    resume: bool = False,
+    show_progress: bool | None = None,
+    log_lines: bool | None = None,
+) -> PretrainResult:
+    """Pretrain (or continue pretraining) a masked language model on a corpus.
+
+    Args:
+        config: the run's settings.
+        resume: continue an unfinished run in ``config.out`` from its last complete checkpoint.
+        show_progress: progress bars; None: only on a terminal.
+        log_lines: without bars, print a line per log and evaluation to stderr (for log
+            files); None: whenever there are no bars.
+
+    Returns:
+        The finished run (also in ``OUT/pretrain.json``).
+
+    Raises:
+        ValueError: bad settings, an empty corpus, a ``--from`` that cannot do MLM, or an output
+            folder that holds something else (nothing is overwritten).
+        FileNotFoundError: the corpus or the ``--from`` model does not exist.
+
+    >>> pretrain(PretrainConfig("docs/", "runs/mlm", size="tiny", max_steps=20))  # doctest: +SKIP
+    """
+    show = sys.stderr.isatty() if show_progress is None else show_progress
+    lines = (not show) if log_lines is None else log_lines
+    out = Path(config.out).expanduser().resolve()
+    files = corpus_files(config.corpus)
+    config = replace(config, corpus=str(Path(config.corpus).expanduser().resolve()), out=str(out))
+    resuming = _check_out(out, config, resume)
+    if config.continued:  # load before anything is written: a bad --from leaves OUT untouched
+        model, tokenizer, fresh, description = continued_model(config)
+    work = out / WORK
+    work.mkdir(parents=True, exist_ok=True)
+    if not resuming:
+        save_json(work / "run.json", config.resume_key())
+    set_seed(config.seed)
+    started = time.perf_counter()
+    if config.continued:
+        if fresh:
+            say(
+                f"--from {config.from_model}: the checkpoint has no MLM head; a freshly "
+                f"initialised one is trained ({', '.join(fresh)})"
+            )
+    else:
+        tokenizer = _scratch_tokenizer(config, files, work, show)
+        model, description = new_model(config, tokenizer)
+        fresh = []
+    check_max_length(model, config.max_length)
+
+    train_stream, eval_stream = _token_streams(config, files, work, tokenizer, show)
+    whole_word = config.whole_word_mask and bool(getattr(tokenizer, "is_fast", False))
+    if config.whole_word_mask and not whole_word:
+        say("--whole-word-mask needs a fast tokenizer (word offsets); masking single tokens")
+    train_set = BlockDataset(train_stream, tokenizer, config.max_length, whole_word)
+    eval_blocks = BlockDataset(
+        eval_stream, tokenizer, config.max_length, whole_word, limit=config.max_eval_blocks
+    )
+    collator = mlm_collator(tokenizer, config, whole_word)
+    eval_set = masked_eval_set(
+        eval_blocks, mlm_collator(tokenizer, config, whole_word, config.seed)
+    )
+    device = resolve_device(config.device)
+    trainer = mlm_trainer(
+        config, model, train_set, eval_set, collator, work / "checkpoints", device, show, lines
+    )
+    steps_per_epoch = max(1, len(train_set) // config.batch_size)
+    if show or lines:
+        say(
+            f"{description}: {len(train_set):,} training blocks of {config.max_length} tokens, "
+            f"{len(eval_set):,} held-out; {steps_per_epoch:,} steps per epoch"
+        )
+    progress_was_on = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # "Writing model shards" at every checkpoint
+    try:
+        before_file = work / "eval_before.json"
+        if before_file.is_file():
+            before = json.loads(before_file.read_text(encoding="utf-8"))
+        else:
+            before = eval_record(trainer.evaluate(), len(eval_set))
+            save_json(before_file, before)
+        checkpoint = last_checkpoint(work / "checkpoints") if resuming else None
+        if checkpoint is not None:
+            say(f"resuming from {checkpoint.name}")
+        elif resuming:
+            say("no complete checkpoint yet: training starts from step 0")
+        train_start = time.perf_counter()
+        output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+        train_seconds = time.perf_counter() - train_start
+        after = eval_record(trainer.evaluate(), len(eval_set))
+        staged = work / "final"
+        shutil.rmtree(staged, ignore_errors=True)
+        model.save_pretrained(staged)
+        tokenizer.save_pretrained(staged)
+    finally:
+        if progress_was_on:
+            hf_logging.enable_progress_bar()
+    record: dict[str, Any] = {
+        "model": {
+            "description": description,
+            "architecture": type(model).__name__,
+            "from": config.from_model,
+            "size": None if config.continued else config.size,
+            "num_layers": int(model.config.num_hidden_layers),
+            "hidden_size": int(model.config.hidden_size),
+            "vocab_size": len(tokenizer),
+            "parameters": int(sum(p.numel() for p in model.parameters())),
+            "fresh_mlm_head": fresh,
+        },
+        "corpus": {
+            "path": config.corpus,
+            "files": len(files),
+            "train_documents": train_stream.documents,
+            "train_tokens": train_stream.tokens,
+            "eval_documents": eval_stream.documents,
+            "eval_tokens": eval_stream.tokens,
+        },
+        "train": {
+            "global_step": int(output.global_step),
+            "resumed_from": checkpoint.name if checkpoint else None,
+            "epochs": round(output.global_step / steps_per_epoch, 3),
+            "train_blocks": len(train_set),
+            "batch_size": config.batch_size,
+            "learning_rate": config.learning_rate,
+            "train_loss": float(output.training_loss),
+            "seconds": round(train_seconds, 1),
+            "total_seconds": round(time.perf_counter() - started, 1),
+            "whole_word_mask": whole_word,
+            "device": str(device),
+            "threads": torch.get_num_threads(),
+            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+        },
+        "eval_before": before,
+        "eval_after": after,
+        "settings": config.to_dict(),
+    }
+    for path in staged.iterdir():
+        os.replace(path, out / path.name)
+    save_json(out / RECORD, record)  # last: its presence means the folder is complete
+    shutil.rmtree(work, ignore_errors=True)
+    return PretrainResult(out=out, record=record)
