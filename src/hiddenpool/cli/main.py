@@ -23,6 +23,7 @@ from hiddenpool.cli import (
     datasets_cmd,
     embed_cmd,
     export_cmd,
+    identify_cmd,
     inspect_cmd,
     predict_cmd,
     serve_cmd,
@@ -44,6 +45,7 @@ SUBCOMMANDS: tuple[ModuleType, ...] = (
     train_cmd,
     predict_cmd,
     serve_cmd,
+    identify_cmd,
 )
 
 
