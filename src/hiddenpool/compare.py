@@ -26,6 +26,7 @@ from hiddenpool.data import (
 from hiddenpool.encode import Encoder
 from hiddenpool.evaluate import CompareResult, evaluate_features, make_folds
 from hiddenpool.pooling import Strategy, parse_strategy
+from hiddenpool.pooling.templates import create_template, list_templates
 from hiddenpool.postprocess import fit_stages
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "post_processed",
     "run_compare",
     "subsample",
+    "template_strategies",
 ]
 
 DEFAULT_DATASET = "vader-movies"
@@ -63,7 +65,24 @@ def default_strategies(backbone: Backbone) -> list[str]:
         if k < n:
             specs += [f"mean@-{k}:", f"cls@concat(-{k}:)"]
     specs += ["meanmax@-4:" if n > 4 else "meanmax@-2:", "mean@:"]
+    specs += template_strategies(backbone)[0]
     return list(dict.fromkeys(str(parse_strategy(s)) for s in specs))
+
+
+def template_strategies(backbone: Backbone) -> tuple[list[str], list[str]]:
+    """Every registered template that fits the model, read as its source reads it and with
+    ``mean`` over the text; and a note for each template skipped (a mask on a model without
+    a mask token). Each template is one more forward pass over the data."""
+    specs: list[str] = []
+    notes: list[str] = []
+    has_mask = backbone.tokenizer.mask_token_id is not None
+    for name in list_templates():
+        template = create_template(name)
+        if template.has_mask and not has_mask:
+            notes.append(f"template {name!r} skipped: it holds [MASK] and this model has none")
+            continue
+        specs += [f"{name}:{template.pooler}", f"{name}:mean"]
+    return list(dict.fromkeys(specs)), notes
 
 
 def load_labelled(
@@ -153,6 +172,7 @@ class CompareRun:
     embed_seconds: float
     evaluate_seconds: float
     stages_note: str = ""
+    passes: int = 1  # forward passes over the data: one per distinct prompt template
 
 
 def run_compare(
@@ -233,6 +253,7 @@ def run_compare(
         embedded - start,
         time.perf_counter() - embedded,
         note,
+        passes=len({parse_strategy(spec).template for spec in pooled}),
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from hiddenpool.cli.common import add_model_arguments, load_from_args
+from hiddenpool.cli.common import add_model_arguments, add_template_argument, load_from_args
 
 __all__ = ["HELP", "NAME", "add_arguments", "run"]
 
@@ -35,6 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(sts-b: train, dev or test; default test)",
     )
     add_model_arguments(parser, max_length=True)
+    add_template_argument(parser)
     parser.add_argument(
         "--task",
         choices=["regression", "classification", "similarity"],
@@ -84,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
         load_labelled,
         run_compare,
         subsample,
+        template_strategies,
     )
     from hiddenpool.encode import Encoder
     from hiddenpool.evaluate import format_table, write_report
@@ -107,6 +109,8 @@ def run(args: argparse.Namespace) -> int:
     specs = [s for s in args.strategies if s != "all"]
     if "all" in args.strategies:
         specs = default_strategies(encoder.backbone) + specs
+        for note in template_strategies(encoder.backbone)[1]:
+            print(f"note: {note}", file=sys.stderr)
     progress = False if args.quiet else None
     compared = run_compare(
         data,
@@ -134,8 +138,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"\n{compared.stages_note}")
     print(
         f"\n{len(compared.strategies)} strategies on {compared.rows} rows of {data.name}: "
-        f"embedding {compared.embed_seconds:.1f} s (one pass), probing "
+        f"embedding {compared.embed_seconds:.1f} s ({_passes(compared.passes)}), probing "
         f"{compared.evaluate_seconds:.1f} s. Report: {written['report']}",
         file=sys.stderr,
     )
     return 0
+
+
+def _passes(count: int) -> str:
+    """``one pass``, or ``3 passes: one per prompt template`` when templates were compared."""
+    return "one pass" if count == 1 else f"{count} passes: the text, and one per prompt template"

@@ -13,6 +13,7 @@ from hiddenpool.evaluate.plots import plot_layers, plot_ranking
 from hiddenpool.evaluate.result import CompareResult
 from hiddenpool.evaluate.stages_report import stage_rows, stages_section
 from hiddenpool.evaluate.stats import MetricSummary, PairedDifference
+from hiddenpool.evaluate.templates_report import template_rows, templates_section
 from hiddenpool.io import atomic_write_text
 
 __all__ = ["format_table", "score_kind", "write_report"]
@@ -279,6 +280,7 @@ def write_report(
     )
     markdown = _markdown(result, title, default, model_name, dataset_name)
     markdown += stages_section(result, notes)
+    markdown += templates_section(result)
     if layers is not None:
         written["layers"] = layers
         markdown += "\n![layers](layers.png)\n"
@@ -291,6 +293,7 @@ def write_report(
         "default_strategy": default,
         "post_processing": [row.to_dict() for row in stage_rows(result)],
         "notes": list(notes),
+        "templates": [row.to_dict() for row in template_rows(result)],
     }
     versus = result.winner_vs_default(default)
     payload["winner_vs_default"] = versus.to_dict() if versus else None

@@ -68,11 +68,14 @@ class Template:
         name: the spec prefix (``promptbert`` in ``promptbert:mask``).
         text: the template, with ``{text}`` once or more and at most one ``[MASK]``.
         source: the paper or convention it comes from.
+        reads: the pooler its source reads it with; empty for ``mask`` when the template holds
+            a mask token, else ``mean`` (see :attr:`pooler`).
     """
 
     name: str
     text: str
     source: str = "user"
+    reads: str = ""
 
     def __post_init__(self) -> None:
         why = _problem(self.text)
@@ -88,6 +91,11 @@ class Template:
     def has_mask(self) -> bool:
         """Whether the template holds a mask token (needed to pool ``mask``)."""
         return MASK in self.text
+
+    @property
+    def pooler(self) -> str:
+        """The pooler this template is meant to be read with (``promptbert`` -> ``mask``)."""
+        return self.reads or ("mask" if self.has_mask else "mean")
 
     @property
     def copies(self) -> int:
@@ -181,6 +189,7 @@ for _template in (
         "prompteol",
         'This sentence : "{text}" means in one word:"',
         "PromptEOL, Jiang et al. 2023 (arXiv:2307.16645); read with last, for decoders",
+        reads="last",
     ),
     Template(
         "echo",

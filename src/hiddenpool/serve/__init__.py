@@ -6,14 +6,16 @@
 - :mod:`.guard`: API key, body limit and request metrics, before any route;
 - :mod:`.metrics`: Prometheus metrics;
 - :mod:`.app`: the FastAPI application;
-- :mod:`.identify`: which strategy produced vectors made elsewhere.
+- :mod:`.identify`: which strategy produced vectors made elsewhere (needs no server library).
 
-Needs ``pip install hiddenpool[serve]`` (FastAPI, uvicorn, prometheus-client).
+The server needs ``pip install hiddenpool[serve]`` (FastAPI, uvicorn, prometheus-client); names
+are resolved on first use (PEP 562), so ``hiddenpool.serve.identify`` imports without them.
 """
 
-from hiddenpool.serve.app import TRUNCATED_HEADER, ServeSettings, create_app
-from hiddenpool.serve.engine import Engine, EngineSettings, QueueFull
-from hiddenpool.serve.served import ServedModel, ServedStrategy, load_served_model
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __all__ = [
     "TRUNCATED_HEADER",
@@ -26,3 +28,27 @@ __all__ = [
     "create_app",
     "load_served_model",
 ]
+
+_HOMES = {
+    "TRUNCATED_HEADER": "hiddenpool.serve.app",
+    "ServeSettings": "hiddenpool.serve.app",
+    "create_app": "hiddenpool.serve.app",
+    "Engine": "hiddenpool.serve.engine",
+    "EngineSettings": "hiddenpool.serve.engine",
+    "QueueFull": "hiddenpool.serve.engine",
+    "ServedModel": "hiddenpool.serve.served",
+    "ServedStrategy": "hiddenpool.serve.served",
+    "load_served_model": "hiddenpool.serve.served",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module 'hiddenpool.serve' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_HOMES[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
