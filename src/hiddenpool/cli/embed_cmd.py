@@ -113,6 +113,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="discard an interrupted run's work instead of resuming it",
     )
+    fitting = parser.add_mutually_exclusive_group()
+    fitting.add_argument(
+        "--fit",
+        metavar="FILE",
+        default=None,
+        help="fit the stages of --pooling specs (| whiten(k), | pca(k), | int8...) on the texts "
+        "of FILE, streamed; the state is written next to OUTPUT (NAME.stages.safetensors)",
+    )
+    fitting.add_argument(
+        "--fit-self",
+        action="store_true",
+        help="fit the stages on INPUT itself, in a first streaming pass",
+    )
+    fitting.add_argument(
+        "--transform",
+        metavar="STATE",
+        default=None,
+        help="apply stages fitted before (a .stages.safetensors file from --fit)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress line and no summary")
     add_ray_arguments(parser)
 
@@ -122,6 +141,7 @@ def run(args: argparse.Namespace) -> int:
         return run_ray(args)
     from hiddenpool.encode import Encoder
     from hiddenpool.encode.files import embed_file
+    from hiddenpool.encode.fitting import prepare_stages
     from hiddenpool.encode.progress import Progress
     from hiddenpool.io import check_output, open_texts
     from hiddenpool.pooling import parse_strategy
@@ -129,8 +149,8 @@ def run(args: argparse.Namespace) -> int:
     # Cheap checks first, so a typo does not wait for a model to load.
     open_texts(args.input, args.text_column, args.id_column)
     check_output(args.output, args.pooling or ["default"])
-    for spec in args.pooling or []:
-        parse_strategy(spec)
+    staged = [s for s in args.pooling or [] if parse_strategy(s).stages]
+    _check_fitting(args, staged)
     encoder = Encoder(
         load_from_args(args),
         pooling=args.pooling[0] if args.pooling else None,
@@ -141,6 +161,17 @@ def run(args: argparse.Namespace) -> int:
         stride=args.stride,
     )
     progress = Progress(enabled=not args.quiet and sys.stderr.isatty())
+    specs = args.pooling or [str(encoder.strategy)]
+    state = prepare_stages(
+        encoder,
+        specs,
+        args.output,
+        fit=args.input if args.fit_self else args.fit,
+        transform=args.transform,
+        text_column=args.text_column,
+        chunk_size=args.chunk_size,
+        batch_tokens=args.batch_tokens,
+    )
     try:
         summary = embed_file(
             args.input,
@@ -154,6 +185,7 @@ def run(args: argparse.Namespace) -> int:
             out_dtype=args.out_dtype,
             restart=args.restart,
             progress=progress,
+            stages=state,
         )
     except KeyboardInterrupt:
         progress.close()
@@ -176,3 +208,25 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return 0
+
+
+def _check_fitting(args: argparse.Namespace, staged: list[str]) -> None:
+    """Stages need a fitted state, and fitting options need stages; checked before any loading."""
+    from pathlib import Path
+
+    chosen = args.fit or args.fit_self or args.transform
+    if staged and not chosen:
+        raise ValueError(
+            f"--pooling {staged[0]!r} has stages to fit: add --fit FILE, --fit-self or "
+            "--transform STATE"
+        )
+    if chosen and not staged:
+        raise ValueError(
+            "--fit, --fit-self and --transform apply to stages: add one to a --pooling spec, "
+            "e.g. 'mean | whiten(256)'"
+        )
+    if args.fit_self and args.input == "-":
+        raise ValueError("--fit-self reads INPUT twice; stdin is read once: use --fit FILE")
+    for option, path in (("--fit", args.fit), ("--transform", args.transform)):
+        if path is not None and not Path(path).is_file():
+            raise FileNotFoundError(f"{option} {path}: no such file")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from hiddenpool.cli.common import (
     add_model_arguments,
@@ -10,6 +11,11 @@ from hiddenpool.cli.common import (
     load_from_args,
     model_from_args,
 )
+
+if TYPE_CHECKING:
+    from hiddenpool.backbone import Backbone
+    from hiddenpool.pooling import Strategy
+    from hiddenpool.postprocess import FittedStages
 
 __all__ = ["HELP", "NAME", "add_arguments", "run"]
 
@@ -37,6 +43,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="what to write",
     )
     parser.add_argument(
+        "--transform",
+        metavar="STATE",
+        default=None,
+        help="the fitted state of --pooling's stages (from embed --fit): linear stages are "
+        "written as Dense layers, int8/uint8 ranges as quantization_ranges.npy",
+    )
+    parser.add_argument(
         "--normalize",
         action=argparse.BooleanOptionalAction,
         default=None,
@@ -46,6 +59,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from hiddenpool.export import export_sentence_transformers, load_instruction
+    from hiddenpool.export.sentence_transformers import quantization_instruction
     from hiddenpool.pooling import parse_strategy
     from hiddenpool.train.config import is_pooled_model_dir
 
@@ -56,6 +70,31 @@ def run(args: argparse.Namespace) -> int:
         return 0
     backbone = load_from_args(args)
     strategy = parse_strategy(args.pooling if args.pooling is not None else backbone.pooling)
-    folder = export_sentence_transformers(backbone, strategy, args.output, args.normalize)
+    stages = _fitted(args, backbone, strategy) if strategy.stages or args.transform else None
+    folder = export_sentence_transformers(
+        backbone, strategy, args.output, args.normalize, stages=stages
+    )
     print(f"wrote {folder} ({strategy}); load it with {load_instruction(folder)}")
+    if strategy.stages and strategy.stages[-1].entry.quantizes:
+        print(quantization_instruction(folder, strategy.stages[-1].name))
     return 0
+
+
+def _fitted(args: argparse.Namespace, backbone: Backbone, strategy: Strategy) -> FittedStages:
+    """The fitted stages of ``strategy`` from ``--transform``, checked against the model."""
+    from hiddenpool.encode.fitting import backbone_identity
+    from hiddenpool.postprocess.state import load_state
+
+    if not strategy.stages:
+        raise ValueError(
+            "--transform applies to stages: add one to --pooling, e.g. 'mean | pca(128)'"
+        )
+    if args.transform is None:
+        raise ValueError(
+            f"--pooling {strategy} has stages: give their fitted state with --transform STATE"
+        )
+    state = load_state(args.transform)
+    normalize = backbone.normalize if args.normalize is None else args.normalize
+    identity = backbone_identity(backbone, normalize, backbone.max_length)
+    state.check(identity, [str(strategy)], args.transform)
+    return state.fitted[str(strategy)]

@@ -18,8 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from hiddenpool.encode.encoder import Encoder
+from hiddenpool.encode.fitting import state_digest
 from hiddenpool.encode.progress import Progress
 from hiddenpool.io import ChunkRecord, PartialOutput, open_texts
+from hiddenpool.pooling import parse_strategy
+from hiddenpool.pooling.stages import stages_dtype
+from hiddenpool.postprocess.state import StageState
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
@@ -100,6 +104,7 @@ def embed_file(
     out_dtype: str = "float32",
     restart: bool = False,
     progress: Progress | None = None,
+    stages: StageState | None = None,
 ) -> EmbedSummary:
     """Embed every text of ``input_path`` into ``output``, resuming an interrupted run.
 
@@ -117,6 +122,8 @@ def embed_file(
         out_dtype: ``"float32"`` or ``"float16"``.
         restart: discard an interrupted run's work instead of resuming it.
         progress: where to report progress; None reports nothing.
+        stages: the fitted state the encoder applies (see
+            :func:`hiddenpool.encode.fitting.prepare_stages`); a run resumes only with the same.
 
     Returns:
         EmbedSummary.
@@ -136,7 +143,13 @@ def embed_file(
     if batch_tokens < 1:
         raise ValueError(f"batch tokens must be >= 1, got {batch_tokens}")
     reader = open_texts(input_path, text_column, id_column)
-    writer = PartialOutput(output, keys, id_column if reader.format != ".txt" else None, out_dtype)
+    writer = PartialOutput(
+        output,
+        keys,
+        id_column if reader.format != ".txt" else None,
+        out_dtype,
+        _quantised_dtypes(keys),
+    )
     if id_column and writer.format != ".parquet":
         raise ValueError(
             f"{output}: ids are written to .parquet outputs only; drop --id-column "
@@ -153,6 +166,7 @@ def embed_file(
         chunk_size=chunk_size,
         out_dtype=out_dtype,
         output_format=writer.format,
+        **({"stages": state_digest(stages)} if stages is not None else {}),
     )
     done = writer.open(settings, reader.fingerprint(), restart=restart)
     report = progress or Progress(enabled=False)
@@ -188,3 +202,9 @@ def embed_file(
         seconds=time.perf_counter() - started,
         resumed_texts=resumed,
     )
+
+
+def _quantised_dtypes(specs: Sequence[str]) -> dict[str, str]:
+    """Specs whose stages end in a quantisation, and their integer dtype (kept as it is)."""
+    dtypes = {spec: stages_dtype(parse_strategy(spec).stages) for spec in specs}
+    return {spec: dtype for spec, dtype in dtypes.items() if dtype != "float32"}

@@ -20,6 +20,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from safetensors.torch import save_file
 from torch import nn
@@ -29,8 +30,11 @@ from hiddenpool.backbone import Backbone, load_backbone
 from hiddenpool.backbone.capture import find_blocks
 from hiddenpool.export.native import NativePlan, native_plan
 from hiddenpool.pooling import Pooler, Strategy, parse_strategy
+from hiddenpool.postprocess import FittedStages
 
-__all__ = ["export_sentence_transformers", "load_instruction"]
+__all__ = ["QUANTIZATION_RANGES", "export_sentence_transformers", "load_instruction"]
+
+QUANTIZATION_RANGES = "quantization_ranges.npy"  # int8/uint8: ranges=np.load(...) at query time
 
 _ST = "sentence_transformers."
 _MODULES = f"{_ST}sentence_transformer.modules"
@@ -124,9 +128,54 @@ def _write_native(folder: Path, backbone: Backbone, plan: NativePlan) -> list[di
     return modules
 
 
-def _write_folder(
-    folder: Path, backbone: Backbone, strategy: Strategy, normalize: bool, pooler: Pooler | None
+def _write_dense(
+    folder: Path, modules: list[dict[str, Any]], weight: np.ndarray, bias: np.ndarray
 ) -> None:
+    """sentence-transformers' Dense: ``y = x @ weight.T + bias``, identity activation."""
+    path = f"{len(modules)}_Dense"
+    out_features, in_features = weight.shape
+    dense = {
+        "in_features": int(in_features),
+        "out_features": int(out_features),
+        "bias": True,
+        "activation_function": "torch.nn.modules.linear.Identity",
+    }
+    _write_json(folder / path / "config.json", dense)
+    tensors = {
+        "linear.weight": torch.from_numpy(np.ascontiguousarray(weight, dtype=np.float32)),
+        "linear.bias": torch.from_numpy(np.ascontiguousarray(bias, dtype=np.float32)),
+    }
+    _save_weights(folder / path, tensors)
+    _module(modules, f"{_MODULES}.Dense", path)
+
+
+def _write_stages(folder: Path, modules: list[dict[str, Any]], fitted: FittedStages) -> None:
+    """Each linear stage as a Dense layer (identity activation, fitted weight and bias), each
+    normalize as Normalize; a quantisation has no module: its ranges are saved beside them."""
+    width = fitted.in_width
+    for stage in fitted.stages:
+        if stage.weight is not None and stage.bias is not None:
+            _write_dense(folder, modules, stage.weight.T, stage.bias)
+            width = int(stage.weight.shape[1])
+        elif stage.spec.name == "truncate":
+            k = stage.spec.k or width
+            _write_dense(folder, modules, np.eye(width)[:k], np.zeros(k))
+            width = k
+        elif stage.spec.name == "normalize":
+            _module(modules, f"{_MODULES}.Normalize", "")
+        elif stage.ranges is not None:
+            np.save(folder / QUANTIZATION_RANGES, stage.ranges)
+
+
+def _write_folder(
+    folder: Path,
+    backbone: Backbone,
+    strategy: Strategy,
+    normalize: bool,
+    pooler: Pooler | None,
+    fitted: FittedStages | None = None,
+) -> None:
+    strategy = strategy.pooling
     plan = native_plan(strategy, backbone, pooler)
     if plan is not None:
         modules = _write_native(folder, backbone, plan)
@@ -141,6 +190,8 @@ def _write_folder(
         _module(modules, _HIDDENPOOL_MODULE, path)
     if normalize:
         _module(modules, f"{_MODULES}.Normalize", "")
+    if fitted is not None:
+        _write_stages(folder, modules, fitted)
     _write_json(folder / "modules.json", modules)
 
 
@@ -168,6 +219,7 @@ def export_sentence_transformers(
     pooling: str | Strategy | None,
     output: str | Path,
     normalize: bool | None = None,
+    stages: FittedStages | None = None,
 ) -> Path:
     """Write a sentence-transformers folder reproducing hiddenpool's vectors for ``pooling``.
 
@@ -179,6 +231,9 @@ def export_sentence_transformers(
         pooling: the strategy (None: the model's default, or the trained model's own).
         output: the folder to create; it must not exist yet (nothing is overwritten).
         normalize: add a Normalize module (None: the model's default).
+        stages: the fitted stages of a ``pooling`` that has some (``| whiten(256)``...): each
+            linear stage becomes a Dense layer after pooling and normalisation, ``normalize`` a
+            Normalize module; int8/uint8 ranges are saved as ``quantization_ranges.npy``.
 
     Returns:
         The folder, complete: it is written beside its final name and renamed into place.
@@ -197,6 +252,7 @@ def export_sentence_transformers(
                 f"{strategy} has learned parameters: train it (hiddenpool train) and export the "
                 "trained model's folder"
             )
+    _check_stages(strategy, stages)
     target = Path(output)
     if target.exists():
         raise ValueError(f"{target}: already exists; choose a new folder")
@@ -204,9 +260,28 @@ def export_sentence_transformers(
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
         normalized = backbone.normalize if normalize is None else normalize
-        _write_folder(staging, backbone, strategy, normalized, pooler)
+        _write_folder(staging, backbone, strategy, normalized, pooler, stages)
         os.replace(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return target
+
+
+def _check_stages(strategy: Strategy, stages: FittedStages | None) -> None:
+    if strategy.stages and stages is None:
+        raise ValueError(f"{strategy} has stages: give their fitted state (embed --fit writes one)")
+    if stages is not None and stages.strategy != strategy:
+        raise ValueError(f"the fitted stages are those of {stages.strategy}, not of {strategy}")
+
+
+def quantization_instruction(folder: str | Path, precision: str) -> str:
+    """How to get the quantised vectors of an exported folder with sentence-transformers."""
+    if precision in ("binary", "ubinary"):
+        return f"{precision} vectors: model.encode(texts, precision={precision!r})"
+    return (
+        f"{precision} vectors: quantize_embeddings(model.encode(texts), {precision!r}, "
+        f"ranges=np.load({str(Path(folder) / QUANTIZATION_RANGES)!r})) "
+        "(from sentence_transformers.quantization; encode(..., precision=...) alone would "
+        "calibrate on each batch)"
+    )

@@ -110,6 +110,7 @@ class PartialOutput:
         specs: the strategies' specs, as keys of the vectors.
         id_column: name of the parquet id column (None: ``id``, the row numbers).
         out_dtype: ``"float32"`` or ``"float16"``.
+        spec_dtypes: specs whose vectors keep another dtype (``int8``, ``uint8``: quantised).
     """
 
     def __init__(
@@ -118,6 +119,7 @@ class PartialOutput:
         specs: Sequence[str],
         id_column: str | None = None,
         out_dtype: str = "float32",
+        spec_dtypes: Mapping[str, str] | None = None,
     ) -> None:
         if out_dtype not in OUT_DTYPES:
             raise ValueError(f"out dtype {out_dtype!r} is not one of {', '.join(OUT_DTYPES)}")
@@ -128,6 +130,7 @@ class PartialOutput:
         if self.format == ".parquet" and (id_column or "id") in self.specs:
             raise ValueError(f"the id column {id_column or 'id'!r} has the name of a --pooling")
         self.dtype = np.dtype(out_dtype)
+        self.dtypes = {s: np.dtype((spec_dtypes or {}).get(s, out_dtype)) for s in self.specs}
         self.folder = self.output.parent / f".{self.output.name}.partial"
         self.chunks: list[ChunkRecord] = []
         self._manifest: dict[str, Any] = {}
@@ -245,7 +248,7 @@ class PartialOutput:
         if index != len(self.chunks):
             raise ValueError(f"chunk {index} given, chunk {len(self.chunks)} expected")
         arrays: dict[str, Any] = {
-            f"v{i}": np.asarray(vectors[s], dtype=self.dtype) for i, s in enumerate(self.specs)
+            f"v{i}": np.asarray(vectors[s], dtype=self.dtypes[s]) for i, s in enumerate(self.specs)
         }
         if ids is not None:
             arrays["ids"] = _ids_array(ids, self.id_column or "id")
@@ -287,15 +290,16 @@ class PartialOutput:
         return self.output
 
     def _write_npy(self, handle: IO[bytes], spec: str, i: int, rows: int, width: int) -> None:
-        _npy_header(handle, rows, width, self.dtype)
+        dtype = self.dtypes[spec]
+        _npy_header(handle, rows, width, dtype)
         for block in self._column(f"v{i}"):
-            handle.write(np.ascontiguousarray(block, dtype=self.dtype).tobytes())
+            handle.write(np.ascontiguousarray(block, dtype=dtype).tobytes())
 
     def _write_parquet(self, path: Path, widths: Mapping[str, int]) -> None:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        value_type = pa.float16() if self.dtype == np.float16 else pa.float32()
+        value_types = {s: pa.from_numpy_dtype(self.dtypes[s]) for s in self.specs}
         writer = None
         start = 0
         try:
@@ -307,7 +311,7 @@ class PartialOutput:
                         ids = pa.array(np.arange(start, start + record.rows, dtype=np.int64))
                     columns = [ids]
                     for i, spec in enumerate(self.specs):
-                        flat = pa.array(data[f"v{i}"].reshape(-1), type=value_type)
+                        flat = pa.array(data[f"v{i}"].reshape(-1), type=value_types[spec])
                         columns.append(pa.FixedSizeListArray.from_arrays(flat, widths[spec]))
                 table = pa.Table.from_arrays(columns, names=[self.id_column or "id", *self.specs])
                 if writer is None:
@@ -322,7 +326,7 @@ class PartialOutput:
                 start += record.rows
             if writer is None:  # no rows at all: an empty table with the right columns
                 empty = [pa.array([], type=pa.int64())] + [
-                    pa.FixedSizeListArray.from_arrays(pa.array([], type=value_type), widths[s])
+                    pa.FixedSizeListArray.from_arrays(pa.array([], type=value_types[s]), widths[s])
                     for s in self.specs
                 ]
                 pq.write_table(

@@ -36,8 +36,9 @@ class StageState:
     fitted: Mapping[str, FittedStages]
 
     def check(self, model: Mapping[str, Any], specs: list[str], source: str) -> None:
-        """Refuse a state fitted on another model, normalisation, or other strategies."""
-        for key in sorted(set(self.model) | set(model)):
+        """Refuse a state fitted on another model, normalisation, or other strategies (every
+        key of ``model`` must match)."""
+        for key in sorted(model):
             if self.model.get(key) != model.get(key):
                 raise ValueError(
                     f"{source} was fitted with {key} {self.model.get(key)!r}, "
@@ -87,6 +88,7 @@ def save_state(state: StageState, path: str | Path) -> Path:
     os.close(fd)
     try:
         save_file(tensors, tmp, metadata={_KEY: json.dumps(header)})
+        os.chmod(tmp, 0o644)
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
