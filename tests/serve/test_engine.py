@@ -38,10 +38,10 @@ def gated(tiny_st, one_thread):
     gate.set()
     run = served.embed
 
-    def embed(texts, specs, batch_tokens):
+    def embed(texts, specs, batch_tokens, sizes=None):
         calls.append(list(texts))
         gate.wait(timeout=60)
-        return run(texts, specs, batch_tokens)
+        return run(texts, specs, batch_tokens, sizes)
 
     served.embed = embed  # type: ignore[method-assign]
     return served, calls, gate
@@ -62,6 +62,8 @@ def test_concurrent_requests_share_batches_and_get_their_own_rows(gated, tiny_st
         expected = encoder.encode_many(body["input"], [spec])[spec]
         expected /= np.linalg.norm(expected, axis=1, keepdims=True)
         np.testing.assert_allclose([d["embedding"] for d in reply["data"]], expected, atol=1e-6)
+        # usage counts this request's tokens only (word-level tokenizer: words + [CLS] [SEP])
+        assert reply["usage"]["prompt_tokens"] == sum(len(t.split()) + 2 for t in body["input"])
 
 
 def test_a_lone_request_is_not_held_for_the_batch_wait(gated):

@@ -210,9 +210,9 @@ class Engine:
         budget = self.settings.max_batch_tokens
         if group[0].kind == "predict":
             values = self.served.predict(texts, budget)
-            return _split(group, {"": values}, np.zeros(len(texts), np.int64), None)
+            return _split(group, {"": values}, np.zeros(len(group), np.int64), None)
         specs = list(dict.fromkeys(job.spec for job in group))
-        result = self.served.embed(texts, specs, budget)
+        result = self.served.embed(texts, specs, budget, [len(job.texts) for job in group])
         return _split(group, result.vectors, result.tokens, result.truncated)
 
 
@@ -222,12 +222,13 @@ def _split(
     tokens: np.ndarray,
     truncated: np.ndarray | None,
 ) -> list[Rows]:
+    """Each request's rows of the group's outputs; ``tokens`` holds one count per request."""
     out: list[Rows] = []
     start = 0
-    for job in group:
+    for j, job in enumerate(group):
         stop = start + len(job.texts)
         table: Any = values[job.spec] if job.kind == "embed" else values[""]
         cut = truncated[start:stop] if truncated is not None else np.zeros(stop - start, bool)
-        out.append(Rows(table[start:stop], int(tokens[start:stop].sum()), cut))
+        out.append(Rows(table[start:stop], int(tokens[j]), cut))
         start = stop
     return out

@@ -50,11 +50,12 @@ class ServedStrategy:
 
 @dataclass(frozen=True)
 class Batch:
-    """Pooled vectors of a group of texts, not yet normalised, with per-text counts.
+    """Pooled vectors of a group of requests' texts, not yet normalised, with counts.
 
     Attributes:
         vectors: spec -> (n, width) float32.
-        tokens: (n,) tokens each text ran through the model (special tokens included).
+        tokens: (requests,) tokens each request's texts ran through the model (special tokens
+            included).
         truncated: (n,) whether the text was cut at ``max_length``.
     """
 
@@ -136,12 +137,32 @@ class ServedModel:
             raise KeyError(f"model {requested!r} is not served here; served: {names}")
         return found
 
-    def embed(self, texts: list[str], specs: Sequence[str], batch_tokens: int) -> Batch:
-        """One group of texts through the model (in a worker thread), every spec at once."""
-        windows = tokenize_windows(self.encoder.backbone.tokenizer, texts, self.max_length)
+    def embed(
+        self,
+        texts: list[str],
+        specs: Sequence[str],
+        batch_tokens: int,
+        sizes: Sequence[int] | None = None,
+    ) -> Batch:
+        """One group of requests' texts through the model (in a worker thread), all specs at once.
+
+        Args:
+            texts: the requests' texts, one request after the other.
+            specs: the strategies the requests asked for.
+            batch_tokens: padded tokens per forward pass.
+            sizes: texts per request (None: one request).
+        """
+        sizes = [len(texts)] if sizes is None else list(sizes)
         result = self.encoder.embed(texts, list(specs), batch_tokens=batch_tokens)
-        tokens = np.zeros(len(texts), dtype=np.int64)
-        np.add.at(tokens, windows.doc, windows.lengths)
+        if len(sizes) == 1 and result.num_truncated == 0:  # the counts Embedding gives suffice
+            tokens = np.array([result.num_tokens], dtype=np.int64)
+            return Batch(result.vectors, tokens, np.zeros(len(texts), dtype=bool))
+        # per request and per text: tokenise again, only the texts (no forward pass)
+        windows = tokenize_windows(self.encoder.backbone.tokenizer, texts, self.max_length)
+        per_text = np.zeros(len(texts), dtype=np.int64)
+        np.add.at(per_text, windows.doc, windows.lengths)
+        owner = np.repeat(np.arange(len(sizes)), sizes)  # the request of each text
+        tokens = np.bincount(owner, weights=per_text, minlength=len(sizes)).astype(np.int64)
         return Batch(result.vectors, tokens, windows.truncated.astype(bool))
 
     def predict(self, texts: list[str], batch_tokens: int) -> np.ndarray:
