@@ -48,12 +48,13 @@ _TOKEN_POOLERS = (
 )  # fmt: skip
 
 
-def default_strategies(backbone: Backbone) -> list[str]:
+def default_strategies(backbone: Backbone, templates: bool = True) -> list[str]:
     """Every parameter-free token pooler on the last layer, mean pooling of every layer alone,
     and the usual layer combinations (last-k averages, first-last, concatenations).
 
     ``mean@0,-1`` is SimCSE's mistaken "first-last" (embedding output + last layer), kept next to
-    the real one (``mean@1,-1``) so the difference shows.
+    the real one (``mean@1,-1``) so the difference shows. With ``templates``, every registered
+    prompt template that fits the model too (:func:`template_strategies`).
     """
     n = backbone.num_layers
     specs = list(_TOKEN_POOLERS)
@@ -65,7 +66,8 @@ def default_strategies(backbone: Backbone) -> list[str]:
         if k < n:
             specs += [f"mean@-{k}:", f"cls@concat(-{k}:)"]
     specs += ["meanmax@-4:" if n > 4 else "meanmax@-2:", "mean@:"]
-    specs += template_strategies(backbone)[0]
+    if templates:  # each template costs one more forward pass over the data
+        specs += template_strategies(backbone)[0]
     return list(dict.fromkeys(str(parse_strategy(s)) for s in specs))
 
 
