@@ -25,7 +25,7 @@ def _input(tmp_path):
 
 def test_embed_takes_registered_and_user_templates(bert, tmp_path):
     out = tmp_path / "out.npz"
-    template = "topic_cli=Topic of \"{text}\": [MASK] ."
+    template = 'topic_cli=Topic of "{text}": [MASK] .'
     argv = ["embed", str(_input(tmp_path)), "-o", str(out), "--model", bert, "--no-normalize"]
     argv += ["--pooling", "promptbert:mask", "--pooling", "topic_cli:mask@-2"]
     argv += ["--template", template, "--quiet"]

@@ -19,7 +19,9 @@ def _csv(tmp_path):
     texts = [" ".join(rng.choice(WORDS, size=rng.integers(2, 10))) for _ in range(60)]
     score = [sum(w in ("good", "great", "fun") for w in t.split()) - t.count("bad") for t in texts]
     path = tmp_path / "reviews.csv"
-    path.write_text("text,score\n" + "".join(f"{t},{s}\n" for t, s in zip(texts, score)))
+    path.write_text(
+        "text,score\n" + "".join(f"{t},{s}\n" for t, s in zip(texts, score, strict=True))
+    )
     return path
 
 

@@ -45,7 +45,10 @@ def test_a_user_template_travels_with_the_folder(tiny_backbone, tmp_path, monkey
     expected = Encoder(backbone, pooling=spec, normalize=False).encode(TEXTS)
     out = export_sentence_transformers(backbone, spec, tmp_path / "st", normalize=False)
     config = json.loads((out / "0_HiddenpoolPooling" / "hiddenpool_module.json").read_text())
-    assert config["template"] == {"name": "review_test", "text": 'Review: "{text}" overall [MASK] .'}
+    assert config["template"] == {
+        "name": "review_test",
+        "text": 'Review: "{text}" overall [MASK] .',
+    }
     monkeypatch.delitem(templates._TEMPLATES, "review_test")  # as in a fresh process
     model = st.SentenceTransformer(str(out), device="cpu", trust_remote_code=True)
     np.testing.assert_allclose(model.encode(TEXTS), expected, atol=1e-5)
