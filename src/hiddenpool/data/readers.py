@@ -96,11 +96,11 @@ def _read(
     for chunk in open_table(path, columns).chunks(_CHUNK_ROWS):
         for column, values in texts.items():
             values += chunk[column]
-        for column, values in labels.items():
+        for column, cells in labels.items():
             for row, value in enumerate(chunk[column], start=chunk.start + 1):
                 if _is_missing(value):
                     raise ValueError(f"{path}: row {row}, label column {column!r} is empty")
-                values.append(
+                cells.append(
                     value if task == "classification" else _number(path, row, column, value)
                 )
     return texts, labels
