@@ -182,3 +182,35 @@ def test_api_key_is_required_everywhere_but_health(tiny_served):
             assert request(port, "GET", path)[0] == 401
             assert request(port, "GET", path, headers=right)[0] == 200
         assert request(port, "GET", "/health")[0] == 200
+
+
+def test_prompt_templates_batch_apart_with_their_own_token_counts(tiny_st, one_thread):
+    from hiddenpool.encode import tokenize_windows
+    from hiddenpool.pooling.templates import create_template
+
+    served = load_served_model(tiny_st, ["mean", "query:mean"], served_name="tiny")
+    calls: list[list[str]] = []
+    run = served.embed
+
+    def embed(texts, specs, batch_tokens, sizes=None):
+        calls.append(list(specs))
+        return run(texts, specs, batch_tokens, sizes)
+
+    served.embed = embed  # type: ignore[method-assign]
+    settings = ServeSettings(engine=EngineSettings(max_wait_ms=300))
+    requests = [
+        {"input": _texts(i), "model": "tiny:query:mean" if i % 2 else "tiny"} for i in range(4)
+    ]
+    with running(create_app(served, settings)) as port, ThreadPoolExecutor(4) as pool:
+        replies = list(pool.map(lambda body: post(port, "/v1/embeddings", body), requests))
+    assert all(len(set(specs)) == 1 for specs in calls)  # a template never shares a pass
+    encoder = Encoder(tiny_st)
+    tokenizer = encoder.backbone.tokenizer
+    for body, (status, _, reply) in zip(requests, replies, strict=True):
+        templated = body["model"] == "tiny:query:mean"
+        spec = "query:mean" if templated else "mean"
+        expected = encoder.encode_many(body["input"], [spec])[spec]
+        np.testing.assert_allclose([d["embedding"] for d in reply["data"]], expected, atol=1e-6)
+        template = create_template("query") if templated else None
+        windows = tokenize_windows(tokenizer, body["input"], encoder.max_length, template=template)
+        assert status == 200 and reply["usage"]["prompt_tokens"] == windows.num_tokens

@@ -201,8 +201,11 @@ class Engine:
     def _fits(self, group: list[_Job], cost: int, job: _Job) -> bool:
         if not group:
             return True
-        same = job.kind == group[0].kind
-        return same and cost + job.cost <= self.settings.max_batch_tokens
+        first = group[0]
+        if job.kind != first.kind or cost + job.cost > self.settings.max_batch_tokens:
+            return False
+        template = self.served.template_of  # texts in another template run another pass
+        return job.kind != "embed" or template(job.spec) == template(first.spec)
 
     def _run(self, group: list[_Job]) -> list[Rows]:
         """In the worker thread: the group's texts through the model, split back per request."""

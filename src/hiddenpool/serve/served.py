@@ -22,6 +22,7 @@ from hiddenpool.backbone import Backbone, default_model_path, load_backbone
 from hiddenpool.backbone.sentence_transformers import read_sentence_transformers_folder
 from hiddenpool.encode import Encoder, tokenize_windows
 from hiddenpool.pooling import Pooler, Strategy, parse_strategy
+from hiddenpool.pooling.templates import create_template
 
 if TYPE_CHECKING:
     from hiddenpool.train import PooledModel
@@ -153,17 +154,31 @@ class ServedModel:
             sizes: texts per request (None: one request).
         """
         sizes = [len(texts)] if sizes is None else list(sizes)
+        templates = {self.template_of(spec) for spec in specs}
+        if len(templates) > 1:
+            raise ValueError(f"one group, one prompt template: got {sorted(map(str, templates))}")
         result = self.encoder.embed(texts, list(specs), batch_tokens=batch_tokens)
         if len(sizes) == 1 and result.num_truncated == 0:  # the counts Embedding gives suffice
             tokens = np.array([result.num_tokens], dtype=np.int64)
             return Batch(result.vectors, tokens, np.zeros(len(texts), dtype=bool))
         # per request and per text: tokenise again, only the texts (no forward pass)
-        windows = tokenize_windows(self.encoder.backbone.tokenizer, texts, self.max_length)
+        template = next(iter(templates), None)
+        windows = tokenize_windows(
+            self.encoder.backbone.tokenizer,
+            texts,
+            self.max_length,
+            template=create_template(template) if template is not None else None,
+        )
         per_text = np.zeros(len(texts), dtype=np.int64)
         np.add.at(per_text, windows.doc, windows.lengths)
         owner = np.repeat(np.arange(len(sizes)), sizes)  # the request of each text
         tokens = np.bincount(owner, weights=per_text, minlength=len(sizes)).astype(np.int64)
         return Batch(result.vectors, tokens, windows.truncated.astype(bool))
+
+    @staticmethod
+    def template_of(spec: str) -> str | None:
+        """The prompt template ``spec`` places texts in (None: the plain text)."""
+        return parse_strategy(spec).template
 
     def predict(self, texts: list[str], batch_tokens: int) -> np.ndarray:
         """(n, K) predictions of the trained head (values or probabilities)."""
