@@ -94,3 +94,24 @@ def test_similarity_fits_stages_on_the_texts_given_and_the_run_says_so(tiny_back
     assert run.result.get(spec).metrics["spearman"].mean == pytest.approx(expected, abs=1e-6)
     transductive = run_compare(data, encoder, [spec], folds=2)
     assert "fitted on all 80 sentences scored" in transductive.stages_note
+
+
+def test_fit_split_is_for_similarity_and_never_the_split_scored():
+    from hiddenpool.compare import fit_split_texts
+    from hiddenpool.data import LabelledData
+
+    probe = LabelledData(["a", "b"], np.array([0.0, 1.0]), ("y",), "regression", "toy")
+    assert fit_split_texts(probe, "toy", None) == (None, "")
+    with pytest.raises(ValueError, match="probes fit stages on each training fold"):
+        fit_split_texts(probe, "toy", "train")
+    pairs = LabelledData(
+        ["a", "b", "c", "d"],
+        np.array([1.0, 2.0]),
+        ("score",),
+        "similarity",
+        "sts-b",
+        pairs=[("a", "c"), ("b", "d")],
+        splits=np.array(["test", "test"]),
+    )
+    with pytest.raises(ValueError, match="that is the split scored"):
+        fit_split_texts(pairs, "sts-b", "test")
