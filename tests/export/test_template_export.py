@@ -9,6 +9,7 @@ import pytest
 
 from hiddenpool import Encoder
 from hiddenpool.export import export_sentence_transformers, exports_natively
+from hiddenpool.export.native import native_prompt
 from hiddenpool.pooling import templates
 from tiny_models import SENTENCES
 
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 TEXTS = [t for t in SENTENCES if t]
 CASES = [
     ("bert", "promptbert:mask"),
-    ("bert", "query:mean(include_prompt=true)"),
+    ("bert", "query:mean"),
     ("roberta", "promptbert:mean@-2:"),
     ("xlnet", "echo:mean"),
     ("xlnet", "promptbert:cls"),
@@ -52,3 +53,39 @@ def test_a_user_template_travels_with_the_folder(tiny_backbone, tmp_path, monkey
     monkeypatch.delitem(templates._TEMPLATES, "review_test")  # as in a fresh process
     model = st.SentenceTransformer(str(out), device="cpu", trust_remote_code=True)
     np.testing.assert_allclose(model.encode(TEXTS), expected, atol=1e-5)
+
+
+NATIVE = [
+    ("bert", "query:mean(include_prompt=true)"),
+    ("bert", "passage:cls+max(include_prompt=true)@-2:"),
+    ("xlnet", "query:cls"),
+    ("roberta", "query:meanmax(include_prompt=true)@1,-1"),
+    ("gpt2", "passage:last"),
+]
+
+
+@pytest.mark.parametrize(("family", "spec"), NATIVE)
+def test_prefix_templates_reading_the_whole_input_export_as_prompts(
+    family, spec, tiny_backbone, tmp_path
+):
+    backbone = tiny_backbone(family)
+    assert exports_natively(spec)
+    out = export_sentence_transformers(backbone, spec, tmp_path / "st", normalize=False)
+    types = [m["type"] for m in json.loads((out / "modules.json").read_text())]
+    assert all(t.startswith("sentence_transformers.") for t in types)
+    config = json.loads((out / "config_sentence_transformers.json").read_text())
+    name = spec.split(":")[0]
+    assert config == {"prompts": {name: f"{name}: "}, "default_prompt_name": name}
+    model = st.SentenceTransformer(str(out), device="cpu")  # no trust_remote_code
+    got = model.encode(TEXTS, convert_to_numpy=True, batch_size=3)
+    expected = Encoder(backbone, pooling=spec, normalize=False).encode(TEXTS)
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+def test_which_templates_are_sentence_transformers_prompts():
+    assert native_prompt("query:cls") == ("query", "query: ")
+    assert native_prompt("query:mean") is None  # its include_prompt=False would pool [SEP]
+    assert native_prompt("query:cls+mean") is None
+    assert native_prompt("promptbert:mask") is None  # the text is not at the end
+    assert native_prompt("echo:mean(include_prompt=true)") is None  # two copies
+    assert native_prompt("mean") is None

@@ -16,22 +16,29 @@ exactly, so the exported folder loads with plain ``SentenceTransformer(folder)``
   pooled, times n.
 
 Everything else (``concat``, ``min``, ``sum`` over tokens, ``gem``, ``attn``, ``pooler``,
-``skip_special``, learned poolers, the vector-level combiners, prompt templates) needs
-hiddenpool's module. sentence-transformers' ``prompts`` are prefixes and its
-``include_prompt=False`` still pools the trailing [SEP], so no template (not even ``query:``)
-is written with its modules: the vectors would differ.
+``skip_special``, learned poolers, the vector-level combiners) needs hiddenpool's module.
+
+Prompt templates: sentence-transformers' ``prompts`` are prefixes (``prompt + text``), so a
+template that is a prefix followed by ``{text}`` (``query``, ``passage``, a user's ``Topic:
+{text}``) is written as its default prompt, with ``Pooling(include_prompt=True)``, when every
+pooler reads the whole input: ``cls``, ``first``, ``last``, or a token reduction with
+``include_prompt=true``. Its ``include_prompt=False`` is not hiddenpool's default (it drops the
+prompt's tokens by count, [CLS] with them, and still pools the trailing [SEP], where hiddenpool
+pools the text's own tokens), and it has no mask token or second copy: ``query:mean``,
+``promptbert:*`` and ``echo:*`` need hiddenpool's module.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
 from hiddenpool.backbone import Backbone
-from hiddenpool.pooling import Pooler, Strategy, parse_strategy
+from hiddenpool.pooling import POOLERS, Pooler, Strategy, parse_strategy
 from hiddenpool.pooling.layers import WeightedLayers
+from hiddenpool.pooling.templates import TEXT, create_template
 
 __all__ = [
     "NATIVE_COMBINERS",
@@ -40,6 +47,7 @@ __all__ = [
     "exports_natively",
     "native_plan",
     "native_pooling_modes",
+    "native_prompt",
 ]
 
 # hiddenpool pooler -> sentence-transformers Pooling modes (cls is resolved per family).
@@ -69,6 +77,7 @@ class NativePlan:
         layer_weights: its weights over hidden_states ``layer_start..depth``, or None when the cut
             model's last layer alone is pooled (no WeightedLayerPooling module).
         scale: a ``Dense(scale * I)`` after pooling when not 1 (the ``sum`` combiner).
+        prompt: the template as sentence-transformers' default prompt (name, prefix).
     """
 
     depth: int
@@ -76,6 +85,7 @@ class NativePlan:
     layer_start: int = 0
     layer_weights: tuple[float, ...] | None = None
     scale: float = 1.0
+    prompt: tuple[str, str] | None = None  # (name, prefix): the default prompt, if templated
 
 
 def exports_natively(strategy: str | Strategy) -> bool:
@@ -88,11 +98,43 @@ def exports_natively(strategy: str | Strategy) -> bool:
     [True, True, False]
     """
     strategy = parse_strategy(strategy)
-    if strategy.template is not None:  # read as hiddenpool reads it: text span, mask token
+    if strategy.template is not None and native_prompt(strategy) is None:
         return False
     return strategy.layers.combiner in NATIVE_COMBINERS and all(
-        p.name in NATIVE_POOLERS and not p.options for p in strategy.poolers
+        p.name in NATIVE_POOLERS and not p.options for p in _without_prompt(strategy).poolers
     )
+
+
+def _without_prompt(strategy: Strategy) -> Strategy:
+    """The strategy without its template and its poolers' include_prompt option."""
+    poolers = tuple(
+        replace(p, options=tuple(o for o in p.options if o[0] != "include_prompt"))
+        for p in strategy.poolers
+    )
+    return replace(strategy, poolers=poolers, template=None)
+
+
+def native_prompt(strategy: str | Strategy) -> tuple[str, str] | None:
+    """(name, prefix) when ``strategy``'s template is a sentence-transformers prompt, else None.
+
+    The template must be a prefix followed by ``{text}`` once, without [MASK], and every pooler
+    must read the whole input (position poolers, or ``include_prompt=true``).
+
+    >>> native_prompt("query:mean(include_prompt=true)"), native_prompt("query:mean")
+    (('query', 'query: '), None)
+    """
+    strategy = parse_strategy(strategy)
+    if strategy.template is None:
+        return None
+    template = create_template(strategy.template)
+    prefix = template.text.removesuffix(TEXT)
+    if template.has_mask or TEXT in prefix or not template.text.endswith(TEXT):
+        return None
+    # a token reduction (it has the include_prompt option) must be given include_prompt=true
+    reductions = [p for p in strategy.poolers if "include_prompt" in POOLERS[p.name].options]
+    if not all(p.kwargs.get("include_prompt") for p in reductions):
+        return None
+    return template.name, prefix
 
 
 def native_pooling_modes(strategy: str | Strategy, backbone: Backbone) -> tuple[str, ...] | None:
@@ -102,7 +144,7 @@ def native_pooling_modes(strategy: str | Strategy, backbone: Backbone) -> tuple[
     if not exports_natively(strategy):
         return None
     modes: list[str] = []
-    for spec in strategy.poolers:
+    for spec in _without_prompt(strategy).poolers:
         if spec.name == "cls" and backbone.facts.summary == "last":
             modes.append("lasttoken")
         else:
@@ -150,8 +192,9 @@ def native_plan(
     depth = max(1, *weights) if cut else num_layers
     summed = strategy.layers.combiner == "sum"
     scale = float(len(strategy.layers.resolve(num_layers))) if summed else 1.0
+    prompt = native_prompt(strategy)
     if set(weights) == {depth}:
-        return NativePlan(depth, modes, depth, None, scale)
+        return NativePlan(depth, modes, depth, None, scale, prompt)
     start = min(weights)
     layer_weights = tuple(weights.get(index, 0.0) for index in range(start, depth + 1))
-    return NativePlan(depth, modes, start, layer_weights, scale)
+    return NativePlan(depth, modes, start, layer_weights, scale, prompt)

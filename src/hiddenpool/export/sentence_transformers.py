@@ -110,7 +110,12 @@ def _write_native(folder: Path, backbone: Backbone, plan: NativePlan) -> list[di
     path = f"{len(modules)}_Pooling"
     modes = plan.pooling_modes
     mode: str | list[str] = modes[0] if len(modes) == 1 else list(modes)  # concatenated in order
-    pooling = {"embedding_dimension": hidden, "pooling_mode": mode}
+    pooling: dict[str, Any] = {"embedding_dimension": hidden, "pooling_mode": mode}
+    if plan.prompt is not None:  # the template as the default prompt, pooled with its tokens
+        name, prefix = plan.prompt
+        pooling["include_prompt"] = True
+        prompts = {"prompts": {name: prefix}, "default_prompt_name": name}
+        _write_json(folder / "config_sentence_transformers.json", prompts)
     _write_json(folder / path / "config.json", pooling)
     _module(modules, f"{_MODULES}.Pooling", path)
     if plan.scale != 1.0:  # the sum of n layers: their mean, pooled, times n
