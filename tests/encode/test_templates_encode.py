@@ -152,6 +152,16 @@ def test_truncation_cuts_the_text_and_keeps_the_template(name, minilm):
         assert tokens[6:first] == tokens[start:stop]
 
 
+def test_shortened_texts_are_counted_once_across_passes(minilm):
+    long_text = " ".join(["really"] * 60)
+    encoder = Encoder(minilm, max_length=40)
+    texts = [long_text, "short one", " ".join(["fine"] * 30)]  # the last fits alone, not echoed
+    result = encoder.embed(texts, ["mean", "promptbert:mask", "echo:mean"])
+    assert result.num_passes == 3
+    assert result.num_truncated == 2
+    assert encoder.embed(texts, ["mean"]).num_truncated == 1
+
+
 def test_a_template_longer_than_max_length_is_one_error(minilm):
     with pytest.raises(ValueError, match="template 'promptbert' takes 10 tokens without any text"):
         Encoder(minilm, pooling="promptbert:mask", max_length=8).encode(["x"])
