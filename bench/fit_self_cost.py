@@ -62,7 +62,8 @@ def time_passes(n: int) -> None:
         for i, (label, extra) in enumerate(runs):
             seconds = _embed([str(corpus), "-o", str(Path(tmp) / f"out{i}.npy"), *extra])
             base = base or seconds
-            print(f"| `{label}` | {seconds:.1f} | {seconds / base:.2f}x |", flush=True)
+            cell = label.replace("|", "\\|")
+            print(f"| `{cell}` | {seconds:.1f} | {seconds / base:.2f}x |", flush=True)
 
 
 def _chunks(rows: int, width: int = 384, chunk: int = 20_000) -> Iterator[np.ndarray]:

@@ -12,7 +12,7 @@ from scipy.stats import spearmanr
 import hiddenpool.evaluate.compare as evaluate_compare
 from hiddenpool.evaluate import evaluate_features, make_folds
 from hiddenpool.evaluate.ridge import ridge_fold
-from hiddenpool.evaluate.stages_report import stage_rows
+from hiddenpool.evaluate.stages_report import stage_rows, stages_section
 from hiddenpool.postprocess import fit_stages
 
 
@@ -68,6 +68,9 @@ def test_a_staged_score_equals_whitening_by_hand_per_fold(regression):
     higher = result.higher_is_better
     expected = row.score / row.base_score if higher else row.base_score / row.score
     assert row.retained == pytest.approx(expected)
+    table = stages_section(result, ["fitted per fold"])
+    assert "| `mean \\| whiten(6)` |" in table  # the spec's pipe does not split the cell
+    assert f"{100 * row.retained:.1f}% | 24 (of 48) |" in table
 
 
 def test_similarity_fits_stages_on_the_texts_given_and_the_run_says_so(tiny_backbone):

@@ -65,8 +65,9 @@ def stages_section(result: CompareResult, notes: Sequence[str] = ()) -> str:
             "|---|---|---|---|---|",
         ]
         for row in rows:
+            name = row.name.replace("|", "\\|")  # a pipe would end the table cell
             lines.append(
-                f"| `{row.name}` | {row.score:.4f} | {row.base_score:.4f} | "
+                f"| `{name}` | {row.score:.4f} | {row.base_score:.4f} | "
                 f"{100 * row.retained:.1f}% | {row.bytes_per_vector} (of {row.base_bytes}) |"
             )
         lines.append("")
