@@ -369,11 +369,6 @@ def main() -> None:
     templates = args.out / "study" / "templates.md"  # from bench/template_study.py
     if templates.is_file():
         lines += ["", templates.read_text(encoding="utf-8")]
-    post = [args.out / "study" / _folder(key) / "postprocess.md" for key in args.models]
-    post_texts = [path.read_text(encoding="utf-8") for path in post if path.is_file()]
-    if post_texts:  # from bench/postprocess_study.py, which replaces this marked block itself
-        lines += ["", "<!-- post-processing:start -->", "## After pooling", "", *post_texts]
-        lines += ["<!-- post-processing:end -->"]
     doc = args.out / "pooling-study.md"
     kept = _kept_blocks(doc.read_text(encoding="utf-8")) if doc.is_file() else []
     doc.write_text("\n\n".join(["\n".join(lines).rstrip("\n"), *kept]) + "\n")
