@@ -366,9 +366,6 @@ def main() -> None:
             "",
             body,
         ]
-    templates = args.out / "study" / "templates.md"  # from bench/template_study.py
-    if templates.is_file():
-        lines += ["", templates.read_text(encoding="utf-8")]
     doc = args.out / "pooling-study.md"
     kept = _kept_blocks(doc.read_text(encoding="utf-8")) if doc.is_file() else []
     doc.write_text("\n\n".join(["\n".join(lines).rstrip("\n"), *kept]) + "\n")
