@@ -81,6 +81,7 @@ def test_fit_then_transform_reuses_the_state(tiny_dir, files, tmp_path):
         (["--pooling", "mean | whiten(24)", "--fit", "SMALL"], "needs more than 24 fitting texts"),
         (["--pooling", "whiten(8) | mean", "--fit-self"], "whiten is a stage: it comes after"),
         (["--pooling", "mean | pca(4)", "--transform", "nope.st"], "--transform nope.st: no such"),
+        (["--pooling", "mean | int8", "--fit-self", "--engine", "ray"], "drop --engine ray"),
     ],
 )
 def test_bad_fitting_is_one_line_exit_2_nothing_written(

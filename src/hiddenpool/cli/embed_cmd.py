@@ -138,6 +138,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.engine == "ray":
+        _refuse_stages_on_ray(args)
         return run_ray(args)
     from hiddenpool.encode import Encoder
     from hiddenpool.encode.files import embed_file
@@ -230,3 +231,15 @@ def _check_fitting(args: argparse.Namespace, staged: list[str]) -> None:
     for option, path in (("--fit", args.fit), ("--transform", args.transform)):
         if path is not None and not Path(path).is_file():
             raise FileNotFoundError(f"{option} {path}: no such file")
+
+
+def _refuse_stages_on_ray(args: argparse.Namespace) -> None:
+    """Fitted stages run on the local engine only: Ray workers would not share the state."""
+    from hiddenpool.pooling import parse_strategy
+
+    staged = any(parse_strategy(s).stages for s in args.pooling or [])
+    if staged or args.fit or args.fit_self or args.transform:
+        raise ValueError(
+            "stages after pooling (| whiten(k), | int8...) and --fit/--fit-self/--transform run "
+            "on the local engine; drop --engine ray"
+        )
