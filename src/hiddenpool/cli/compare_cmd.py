@@ -34,6 +34,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="official split to score, for datasets that have them "
         "(sts-b: train, dev or test; default test)",
     )
+    parser.add_argument(
+        "--fit-split",
+        default=None,
+        help="official split whose texts fit the stages of similarity strategies "
+        "(| whiten(k), | pca(k), | int8...), e.g. train for sts-b; default: the texts scored. "
+        "Probes always fit stages on each training fold",
+    )
     add_model_arguments(parser, max_length=True)
     add_template_argument(parser)
     parser.add_argument(
