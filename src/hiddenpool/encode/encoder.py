@@ -61,7 +61,8 @@ class Embedding:
     """Vectors of several strategies and what computing them took.
 
     Attributes:
-        vectors: spec (as given) -> (n, width) float32, rows in input order.
+        vectors: spec (as given) -> (n, width) float32, rows in input order; int8 or uint8
+            for a spec whose stages end in a quantisation (``mean | int8``).
         num_texts: n.
         num_tokens: tokens run through the model (special tokens in, padding out).
         num_truncated: texts longer than ``max_length`` (cut in truncate mode, windowed in chunk),
