@@ -7,9 +7,19 @@ import pytest
 
 from hiddenpool import Encoder, load_backbone
 from hiddenpool.cli.main import main
+from hiddenpool.pooling import templates
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 TEXTS = ["the movie was good", "a very long and boring film", "great"]
+
+
+@pytest.fixture(autouse=True)
+def _restore_templates():
+    """Templates a test registers do not outlive it (the registry is process-wide)."""
+    before = dict(templates._TEMPLATES)
+    yield
+    templates._TEMPLATES.clear()
+    templates._TEMPLATES.update(before)
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ import pytest
 
 from hiddenpool.cli.main import main
 from hiddenpool.compare import default_strategies, template_strategies
+from hiddenpool.pooling.templates import list_templates
 from tiny_models import WORDS
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -32,7 +33,8 @@ def test_all_includes_the_templates_that_fit(tiny_backbone):
     specs, notes = template_strategies(tiny_backbone("gpt2"))
     assert not [s for s in specs if s.startswith("promptbert:")]
     assert "echo:mean" in specs and "prompteol:last" in specs
-    assert notes == ["template 'promptbert' skipped: it holds [MASK] and this model has none"]
+    assert "template 'promptbert' skipped: it holds [MASK] and this model has none" in notes
+    assert len(notes) == len(list_templates(mask=True))  # one note per [MASK] template
 
 
 def test_compare_reports_the_best_template_paired_over_folds(tmp_path, tiny_dir, capsys):
