@@ -64,3 +64,12 @@ def test_predict_without_a_trained_head_is_a_404(tiny_st):
     with running(create_app(load_served_model(tiny_st))) as port:
         status, _, body = post(port, "/predict", {"inputs": ["great"]})
     assert status == 404 and "hiddenpool train" in body["error"]["message"]
+
+
+def test_the_command_refuses_in_one_line_and_exits_2(tiny_dir, capsys):
+    from hiddenpool.cli.main import main
+
+    assert main(["serve", str(tiny_dir("bert"))]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("hiddenpool serve: error: ") and "--pooling SPEC" in err
+    assert len(err.strip().splitlines()) == 1

@@ -264,9 +264,9 @@ def load_served_model(
     if not pooling and own is None:
         raise ValueError(
             f"{where}: the model does not say how it pools, and serving a guess is how servers "
-            "return plausible wrong vectors; give the pooling it was trained with "
-            "(pooling=['mean'], say), or find it with `hiddenpool identify` from vectors it gave "
-            "elsewhere"
+            "return plausible wrong vectors; name the pooling it was trained with (the pooling "
+            "argument; --pooling SPEC on the command line), or find it with `hiddenpool "
+            "identify` from vectors it gave elsewhere"
         )
     backbone = load_backbone(model, device=device, dtype=dtype, **opts)
     encoder = Encoder(backbone, own, normalize=False, max_length=max_length, backend=backend)
