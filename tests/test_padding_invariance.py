@@ -6,11 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import ALL_FAMILIES
 from hiddenpool import Encoder
 from hiddenpool.pooling import list_poolers
 from hiddenpool.states import CaptureRequest
-from tiny_models import SENTENCES
+from tiny_models import ALL_FAMILIES, SENTENCES
 
 # mask reads a template's mask token: tests/encode/test_templates_encode.py covers it
 PARAMETER_FREE = [p for p in list_poolers(learned=False) if p not in ("pooler", "mask")]

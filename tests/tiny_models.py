@@ -170,6 +170,9 @@ def config_for(name: str, **overrides: object):
     return AutoConfig.for_model(family.model_type, **kwargs), tokenizer
 
 
+ALL_FAMILIES = list(FAMILIES)  # every family name, for parametrised tests
+
+
 def build_tiny(name: str, folder: Path, head: str = "AutoModel", seed: int = 0, **overrides):
     """Save a tiny random ``name`` model (with ``head``'s class) and tokenizer to ``folder``."""
     import transformers

@@ -6,9 +6,8 @@ import pytest
 import torch
 from transformers import AutoModel
 
-from conftest import ALL_FAMILIES
 from hiddenpool.states import CaptureRequest
-from tiny_models import SENTENCES, reference_model
+from tiny_models import ALL_FAMILIES, SENTENCES, reference_model
 
 
 def _plain_batch(backbone, texts, padding_side=None):

@@ -9,11 +9,10 @@ import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 from transformers import AutoModel, PreTrainedTokenizerFast
 
-from conftest import ALL_FAMILIES
 from hiddenpool import Encoder
 from hiddenpool.encode.windows import tokenize_windows
 from hiddenpool.pooling.templates import create_template
-from tiny_models import SENTENCES
+from tiny_models import ALL_FAMILIES, SENTENCES
 
 TEXT = "the movie was good"
 BERT_LIKE = ("bert", "electra", "roberta", "mpnet", "deberta-v2")
