@@ -7,8 +7,8 @@ import base64
 import numpy as np
 import openai
 import pytest
+from serve_helpers import post, request, running
 
-from conftest import post, request, running
 from hiddenpool.encode import Encoder
 from hiddenpool.serve import TRUNCATED_HEADER, create_app, load_served_model
 from tiny_models import SENTENCES

@@ -10,8 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
+from serve_helpers import post, request, running
 
-from conftest import post, request, running
 from hiddenpool.encode import Encoder
 from hiddenpool.serve import EngineSettings, ServeSettings, create_app, load_served_model
 

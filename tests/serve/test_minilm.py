@@ -7,8 +7,8 @@ import base64
 import numpy as np
 import openai
 import pytest
+from serve_helpers import running
 
-from conftest import running
 from hiddenpool.encode import Encoder
 from hiddenpool.serve import create_app, load_served_model
 

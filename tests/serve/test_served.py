@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from serve_helpers import post, running
 
-from conftest import post, running
 from hiddenpool.backbone import load_backbone
 from hiddenpool.serve import create_app, load_served_model
 from hiddenpool.train import PooledModel, PooledModelConfig, Predictor

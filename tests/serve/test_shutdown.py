@@ -11,8 +11,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import pytest
-
-from conftest import free_port, post, request
+from serve_helpers import free_port, post, request
 
 WORDS = "the movie was good bad great story plot fun acting".split()
 
