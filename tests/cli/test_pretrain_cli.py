@@ -1,0 +1,199 @@
+"""``hiddenpool pretrain`` from the command line: kill -9 and --resume, the result in every
+command, and each bad input as one line with nothing overwritten."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "pretrain"))
+
+from corpus_helpers import TINY, documents, write_corpus
+
+from hiddenpool.cli.main import main
+from hiddenpool.pretrain import RECORD, WORK
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _one_line_error(code: int, err: str, fragment: str) -> None:
+    assert code == 2, err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("hiddenpool pretrain: error:"), err
+    assert fragment in lines[0], lines[0]
+
+
+def _run(argv: list[str], capsys) -> tuple[int, str, str]:
+    code = main(argv)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.mark.slow
+def test_kill_9_after_a_checkpoint_then_resume_completes_from_it(tmp_path, capsys) -> None:
+    corpus = write_corpus(tmp_path / "corpus.txt", n=400)
+    out = tmp_path / "mlm"
+    argv = [
+        sys.executable, "-m", "hiddenpool", "pretrain", str(corpus), "--out", str(out),
+        *TINY, "--max-steps", "12", "--save-steps", "4", "--logging-steps", "1000",
+    ]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    checkpoints = out / WORK / "checkpoints"
+    deadline = time.monotonic() + 120
+    try:
+        while not any(checkpoints.glob("checkpoint-*/trainer_state.json")):
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "no checkpoint within 2 minutes"
+            time.sleep(0.02)
+        os.kill(process.pid, signal.SIGKILL)
+    finally:
+        process.kill()
+        process.wait()
+    assert process.returncode == -signal.SIGKILL
+    assert not (out / RECORD).exists()
+    steps = sorted(
+        int(p.name.split("-")[1])
+        for p in checkpoints.glob("checkpoint-*")
+        if (p / "trainer_state.json").is_file()
+    )
+    assert steps and steps[-1] < 12
+
+    assert main(argv[3:]) == 2  # without --resume the unfinished run is not touched
+    assert "holds an unfinished pretraining run; pass --resume" in capsys.readouterr().err
+
+    resumed = subprocess.run([*argv, "--resume"], capture_output=True, text=True, env=env)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"resuming from checkpoint-{steps[-1]}" in resumed.stderr
+    record = json.loads((out / RECORD).read_text())
+    assert record["train"]["global_step"] == 12
+    assert record["train"]["resumed_from"] == f"checkpoint-{steps[-1]}"
+    assert not (out / WORK).exists()
+    assert (out / "model.safetensors").is_file()
+
+
+@pytest.fixture(scope="module")
+def pretrained(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("pretrained")
+    corpus = write_corpus(folder / "corpus.txt")
+    code = main(["pretrain", str(corpus), "--out", str(folder / "mlm"), *TINY, "--max-steps", "4"])
+    assert code == 0
+    return folder / "mlm"
+
+
+def test_the_pretrained_folder_in_inspect_embed_compare_and_train(
+    pretrained, tmp_path, capsys
+) -> None:
+    code, out, _ = _run(["inspect", str(pretrained), "--json"], capsys)
+    assert code == 0
+    anatomy = json.loads(out)
+    assert anatomy["family"] == "roberta" and anatomy["saved_as"] == ["RobertaForMaskedLM"]
+    assert any(group.startswith("lm_head") for group in anatomy["discarded_on_load"])
+    assert "freshly initialised" in anatomy["pooler"]
+    assert anatomy["summary_token"].startswith("<s>")
+
+    texts = documents(40, seed=3)
+    (tmp_path / "texts.txt").write_text("\n".join(texts) + "\n")
+    vectors = tmp_path / "v.npy"
+    code, _, err = _run(
+        ["embed", str(tmp_path / "texts.txt"), "-o", str(vectors), "--model", str(pretrained),
+         "--pooling", "mean@-2", "--quiet"],
+        capsys,
+    )  # fmt: skip
+    assert code == 0, err
+    assert np.load(vectors).shape == (40, 64)
+
+    rows = ["text,score"] + [f'"{t}",{t.count("kernel") - t.count("memory")}' for t in texts]
+    (tmp_path / "data.csv").write_text("\n".join(rows) + "\n")
+    code, _, err = _run(
+        ["compare", str(tmp_path / "data.csv"), "--task", "regression", "--label-column",
+         "score", "--model", str(pretrained), "--strategies", "mean", "cls", "--folds", "2",
+         "--out", str(tmp_path / "cmp"), "--quiet"],
+        capsys,
+    )  # fmt: skip
+    assert code == 0, err
+    results = json.loads((tmp_path / "cmp" / "results.json").read_text())
+    assert results["model"] == str(pretrained)
+
+    code, _, err = _run(
+        ["train", str(tmp_path / "data.csv"), "--task", "regression", "--label-column", "score",
+         "--model", str(pretrained), "--pooling", "mean", "--folds", "2", "--max-steps", "2",
+         "--batch-size", "8", "--out", str(tmp_path / "run"), "--quiet"],
+        capsys,
+    )  # fmt: skip
+    assert code == 0, err
+
+
+def test_empty_corpus_is_one_line_and_creates_nothing(tmp_path, capsys) -> None:
+    corpus = tmp_path / "empty.txt"
+    corpus.write_text("\n  \n\n")
+    code, _, err = _run(["pretrain", str(corpus), "--out", str(tmp_path / "out"), *TINY], capsys)
+    _one_line_error(code, err, "the corpus holds no text")
+
+
+def test_unknown_size_is_one_line(tmp_path, capsys) -> None:
+    corpus = write_corpus(tmp_path / "c.txt", n=20)
+    code, _, err = _run(
+        ["pretrain", str(corpus), "--out", str(tmp_path / "out"), "--size", "huge"], capsys
+    )
+    _one_line_error(code, err, "--size 'huge' is unknown; expected one of tiny, small, base")
+    assert not (tmp_path / "out").exists()
+
+
+def test_from_a_decoder_is_not_mlm_capable(tiny_dir, tmp_path, capsys) -> None:
+    corpus = write_corpus(tmp_path / "c.txt", n=20)
+    gpt2 = tiny_dir("gpt2")
+    capsys.readouterr()  # building the tiny model prints its own progress
+    code, _, err = _run(
+        ["pretrain", str(corpus), "--out", str(tmp_path / "out"), "--from",
+         str(gpt2), "--max-steps", "1", "--quiet"],
+        capsys,
+    )  # fmt: skip
+    _one_line_error(code, err, "not an MLM-capable checkpoint")
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_output_folder_holding_something_else_is_left_alone(tmp_path, capsys) -> None:
+    corpus = write_corpus(tmp_path / "c.txt", n=20)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    code, _, err = _run(["pretrain", str(corpus), "--out", str(out), *TINY, "--resume"], capsys)
+    _one_line_error(code, err, "holds other files (notes.txt); --out must be a new or empty")
+    assert [p.name for p in out.iterdir()] == ["notes.txt"]
+    assert (out / "notes.txt").read_text() == "mine"
+
+
+def test_a_finished_run_is_not_overwritten(pretrained, capsys) -> None:
+    before = (pretrained / "model.safetensors").read_bytes()
+    code, _, err = _run(
+        ["pretrain", str(pretrained.parent / "corpus.txt"), "--out", str(pretrained), *TINY],
+        capsys,
+    )
+    _one_line_error(code, err, "already holds a finished pretrained model")
+    assert (pretrained / "model.safetensors").read_bytes() == before
+
+
+def test_tokenizer_train_with_from_is_refused(tmp_path, capsys) -> None:
+    corpus = write_corpus(tmp_path / "c.txt", n=20)
+    code, _, err = _run(
+        ["pretrain", str(corpus), "--out", str(tmp_path / "o"), "--from", "minilm",
+         "--tokenizer", "train"],
+        capsys,
+    )  # fmt: skip
+    _one_line_error(code, err, "--tokenizer train cannot go with --from")
