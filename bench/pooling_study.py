@@ -348,6 +348,11 @@ def main() -> None:
         "split, nothing fitted, the figure MTEB and the STS papers report. Every strategy of a "
         "model comes from one forward pass per dataset.",
         "",
+        "More than one model: MiniLM, MPNet and a raw MLM RoBERTa pretrained here on the Linux "
+        "kernel documentation, frozen, on the same rows and folds, with the published raw-MLM "
+        "pattern (CLS far below mean, lower layers above the last) tested per model: "
+        "[model-study.md](model-study.md) (`bench/model_study.py`).",
+        "",
     ]
     for run in runs:
         lines += [*_model_section(run, args.limit, args.folds), ""]
