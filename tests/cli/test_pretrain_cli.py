@@ -50,7 +50,7 @@ def test_kill_9_after_a_checkpoint_then_resume_completes_from_it(tmp_path, capsy
     out = tmp_path / "mlm"
     argv = [
         sys.executable, "-m", "hiddenpool", "pretrain", str(corpus), "--out", str(out),
-        *TINY, "--max-steps", "12", "--save-steps", "4", "--logging-steps", "1000",
+        *TINY, "--max-steps", "30", "--save-steps", "4", "--logging-steps", "1000",
     ]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
@@ -72,7 +72,7 @@ def test_kill_9_after_a_checkpoint_then_resume_completes_from_it(tmp_path, capsy
         for p in checkpoints.glob("checkpoint-*")
         if (p / "trainer_state.json").is_file()
     )
-    assert steps and steps[-1] < 12
+    assert steps and steps[-1] < 30
 
     assert main(argv[3:]) == 2  # without --resume the unfinished run is not touched
     assert "holds an unfinished pretraining run; pass --resume" in capsys.readouterr().err
@@ -81,7 +81,7 @@ def test_kill_9_after_a_checkpoint_then_resume_completes_from_it(tmp_path, capsy
     assert resumed.returncode == 0, resumed.stderr
     assert f"resuming from checkpoint-{steps[-1]}" in resumed.stderr
     record = json.loads((out / RECORD).read_text())
-    assert record["train"]["global_step"] == 12
+    assert record["train"]["global_step"] == 30
     assert record["train"]["resumed_from"] == f"checkpoint-{steps[-1]}"
     assert not (out / WORK).exists()
     assert (out / "model.safetensors").is_file()
@@ -144,6 +144,13 @@ def test_empty_corpus_is_one_line_and_creates_nothing(tmp_path, capsys) -> None:
     corpus.write_text("\n  \n\n")
     code, _, err = _run(["pretrain", str(corpus), "--out", str(tmp_path / "out"), *TINY], capsys)
     _one_line_error(code, err, "the corpus holds no text")
+    assert not (tmp_path / "out").exists()
+    folder = tmp_path / "blank"
+    folder.mkdir()
+    (folder / "a.jsonl").write_text('{"text": "  "}\n')
+    code, _, err = _run(["pretrain", str(folder), "--out", str(tmp_path / "out"), *TINY], capsys)
+    _one_line_error(code, err, "the corpus holds no text")
+    assert not (tmp_path / "out").exists()
 
 
 def test_unknown_size_is_one_line(tmp_path, capsys) -> None:

@@ -110,6 +110,17 @@ def _check_out(out: Path, config: PretrainConfig, resume: bool) -> bool:
     return True
 
 
+def _checked(config: PretrainConfig, resume: bool) -> tuple[PretrainConfig, list[Path], bool]:
+    """Absolute paths, the corpus files, and whether to resume; refuses bad input up front."""
+    out = Path(config.out).expanduser().resolve()
+    files = corpus_files(config.corpus)
+    config = replace(config, corpus=str(Path(config.corpus).expanduser().resolve()), out=str(out))
+    resuming = _check_out(out, config, resume)
+    if next(iter_documents(files, config.text_column), None) is None:  # before writing anything
+        raise ValueError(f"{config.corpus}: the corpus holds no text (every document is blank)")
+    return config, files, resuming
+
+
 def _training_documents(config: PretrainConfig, files: list[Path], held_out: bool) -> Any:
     fraction = config.eval_fraction
     for document in iter_documents(files, config.text_column):
@@ -201,10 +212,8 @@ def pretrain(
     """
     show = sys.stderr.isatty() if show_progress is None else show_progress
     lines = (not show) if log_lines is None else log_lines
-    out = Path(config.out).expanduser().resolve()
-    files = corpus_files(config.corpus)
-    config = replace(config, corpus=str(Path(config.corpus).expanduser().resolve()), out=str(out))
-    resuming = _check_out(out, config, resume)
+    config, files, resuming = _checked(config, resume)
+    out = Path(config.out)
     if config.continued:  # load before anything is written: a bad --from leaves OUT untouched
         model, tokenizer, fresh, description = continued_model(config)
     work = out / WORK
