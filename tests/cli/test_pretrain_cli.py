@@ -96,9 +96,7 @@ def pretrained(tmp_path_factory) -> Path:
     return folder / "mlm"
 
 
-def test_the_pretrained_folder_in_inspect_embed_compare_and_train(
-    pretrained, tmp_path, capsys
-) -> None:
+def test_the_pretrained_folder_in_every_command(pretrained, tmp_path, capsys) -> None:
     code, out, _ = _run(["inspect", str(pretrained), "--json"], capsys)
     assert code == 0
     anatomy = json.loads(out)
@@ -137,6 +135,24 @@ def test_the_pretrained_folder_in_inspect_embed_compare_and_train(
         capsys,
     )  # fmt: skip
     assert code == 0, err
+    code, _, err = _run(
+        ["predict", str(tmp_path / "run"), str(tmp_path / "texts.txt"), "-o",
+         str(tmp_path / "p.csv")],
+        capsys,
+    )  # fmt: skip
+    assert code == 0, err
+    assert len((tmp_path / "p.csv").read_text().strip().splitlines()) == 41  # header + 40
+
+    code, _, err = _run(
+        ["export", str(pretrained), "--pooling", "mean@-2", "-o", str(tmp_path / "st")], capsys
+    )
+    assert code == 0, err
+    from sentence_transformers import SentenceTransformer
+
+    exported = SentenceTransformer(str(tmp_path / "st"), device="cpu")
+    np.testing.assert_allclose(
+        exported.encode(texts[:5]), np.load(vectors)[:5], rtol=1e-4, atol=1e-5
+    )
 
 
 def test_empty_corpus_is_one_line_and_creates_nothing(tmp_path, capsys) -> None:
