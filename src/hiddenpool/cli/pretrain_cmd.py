@@ -117,6 +117,12 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
         precision=args.precision,
     )
-    result = pretrain(config, resume=args.resume, show_progress=False if args.quiet else None)
+    try:
+        result = pretrain(config, resume=args.resume, show_progress=False if args.quiet else None)
+    except ImportError as error:  # the Trainer needs accelerate (the train extra)
+        first = str(error).strip().splitlines()[0]
+        raise ValueError(
+            f"pretraining needs the train extra: pip install 'hiddenpool[train]' ({first})"
+        ) from None
     print(result.summary(), file=sys.stdout)
     return 0

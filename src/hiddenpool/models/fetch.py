@@ -157,9 +157,10 @@ def model_path(
         files = _extract(info, archive, staged)
         record = {"name": info.name, "archive_sha256": info.archive_sha256, "files": files}
         (staged / MARKER).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-        if target.exists():  # an incomplete folder from elsewhere: never trusted
-            shutil.rmtree(target)
-        os.replace(staged, target)
+        if not (target / MARKER).is_file():  # else another process installed it meanwhile
+            if target.exists():  # an incomplete folder from elsewhere: never trusted
+                shutil.rmtree(target)
+            os.replace(staged, target)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     for wheel in wheels:  # the extracted folder is what loads; the wheels would double the disk
