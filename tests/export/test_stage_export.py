@@ -58,7 +58,8 @@ def test_plain_sentence_transformers_reproduces_staged_vectors(
     got = model.encode(TEXTS[:12], convert_to_numpy=True)
     # hiddenpool's own module pools in another order of float32 sums, which whitening's
     # rescaling of the smallest directions magnifies; sentence-transformers' modules agree to 1e-5
-    np.testing.assert_allclose(got, expected, atol=1e-4 if trust else 1e-5)
+    # (or 1e-4 relative: a projection onto few directions, then normalised, scales float32 noise)
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4 if trust else 1e-5)
 
 
 def test_cli_embed_fit_then_export_int8_with_its_ranges(tiny_dir, tmp_path, capsys):
