@@ -114,6 +114,17 @@ def test_fingerprint_changes_with_the_content(tmp_path):
             b"text,id\na,1\n\nb\n",
             r"row 2 \(line 4\): expected 2 fields as in the header, got 1",
         ),
+        (  # lenient csv would read rows 2-4 as one text running to the end of the file
+            "unclosed.csv",
+            b'id,text\n1,hello\n2,"unclosed\n3,world\n4,again\n',
+            r"row 2 \(line 3\): not valid CSV: a quoted field in this record is never closed",
+        ),
+        (
+            "after.csv",
+            b'id,text\n1,"quoted"then more\n',
+            r"row 1 \(line 2\): not valid CSV: ',' expected after '\"'",
+        ),
+        ("header.csv", b'"text\na\n', r"header\.csv: line 1: not valid CSV: a quoted field"),
     ],
 )
 def test_bad_content_is_named_by_row_line_and_column(name, content, message, tmp_path):
@@ -231,3 +242,13 @@ def test_input_error_names_its_parts():
     assert isinstance(error, ValueError) and (error.row, error.line) == (3, 4)
     assert str(InputError("d.txt", "bad", line=2)) == "d.txt: line 2: bad"
     assert str(InputError("d.parquet", "bad", column="x")) == "d.parquet: column 'x': bad"
+
+
+def test_quotes_inside_a_cell_and_quoted_line_breaks_still_read(tmp_path):
+    path = tmp_path / "quotes.csv"
+    rows = [["5'10\" tall, they said"], ['he said "hi" twice'], ["two\nlines"]]
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows([["text"], *rows])
+    path.write_text(path.read_text() + "a 5'10\" man\n")  # a bare quote inside an unquoted cell
+    texts = [text for chunk in open_texts(path).chunks(10) for text in chunk.texts]
+    assert texts == [row[0] for row in rows] + ["a 5'10\" man"]

@@ -43,7 +43,7 @@ import hashlib
 import json
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Literal
@@ -330,13 +330,13 @@ class TableReader:
             yield lines.line, [record.get(name, _MISSING) for name in self._names]
 
     def _csv_rows(self, lines: _Lines) -> Iterator[tuple[int, list[Any]]]:
-        _raise_csv_field_limit()
-        reader = csv.reader(lines, delimiter="\t" if self.format == ".tsv" else ",")
+        reader = _csv_reader(lines, self.format)
+        row = 0
+        first = 1  # the line where the next record starts
         try:
             header = next(reader)
             at = [header.index(name) for name in self._names]
-            row = 0
-            first = lines.line + 1  # where the next record starts
+            first = lines.line + 1
             for record in reader:
                 if record:  # not a blank line between records
                     row += 1
@@ -352,7 +352,7 @@ class TableReader:
         except StopIteration:  # an empty file
             return
         except csv.Error as error:
-            raise InputError(self.name, f"not valid CSV ({error})", line=lines.line) from None
+            raise _csv_error(self.name, error, row + 1 if first > 1 else None, first) from None
 
     def _parquet_chunks(self, size: int) -> Iterator[Chunk]:
         import pyarrow.parquet as pq
@@ -397,13 +397,31 @@ def _check_file(text: str) -> None:
         raise PermissionError(f"{text}: not readable (permission denied)")
 
 
+def _csv_reader(lines: Iterable[str], fmt: str) -> Iterator[list[str]]:
+    """csv records, strictly: a quote opened and never closed is an error, not a long field.
+
+    Without ``strict`` Python's csv reader takes a stray opening quote as the start of one field
+    that runs to the end of the file, silently swallowing every later row into one text.
+    """
+    _raise_csv_field_limit()
+    return csv.reader(lines, delimiter="\t" if fmt == ".tsv" else ",", strict=True)
+
+
+def _csv_error(file: str, error: csv.Error, row: int | None, line: int) -> InputError:
+    """One line for a csv syntax error, located at the record where it starts."""
+    problem = str(error)
+    if problem == "unexpected end of data":
+        problem = "a quoted field in this record is never closed (a stray '\"'?)"
+    return InputError(file, f"not valid CSV: {problem}", row=row, line=line)
+
+
 def _csv_header(path: str, fmt: str) -> tuple[str, ...]:
     with open(path, "rb") as handle:
         lines = _Lines(handle, path)
         try:
-            return tuple(next(csv.reader(lines, delimiter="\t" if fmt == ".tsv" else ","), ()))
+            return tuple(next(_csv_reader(lines, fmt), ()))
         except csv.Error as error:
-            raise InputError(path, f"not valid CSV ({error})", line=lines.line) from None
+            raise _csv_error(path, error, None, 1) from None
 
 
 def _jsonl_keys(path: str) -> tuple[str, ...]:
