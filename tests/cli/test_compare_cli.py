@@ -79,6 +79,27 @@ def test_regression_on_a_csv_writes_table_report_and_charts(
     assert "Versus the default `mean`" in report
 
 
+def test_no_templates_leaves_out_every_templated_strategy(
+    regression_csv, tmp_path, tiny_dir, tiny_backbone, capsys
+):
+    results = _compare(
+        tmp_path,
+        tiny_dir,
+        str(regression_csv),
+        "--task",
+        "regression",
+        "--label-column",
+        "score",
+        "--no-templates",
+    )
+    plain = [s["name"] for s in results["strategies"] if "|" not in s["name"]]
+    expected = default_strategies(tiny_backbone("bert"), templates=False)
+    assert sorted(plain) == sorted(expected)
+    assert all(parse_strategy(name).template is None for name in plain)
+    assert len(expected) < len(default_strategies(tiny_backbone("bert")))  # templates left out
+    assert "one pass" in capsys.readouterr().err
+
+
 def test_several_targets_are_scored_by_mcrmse(regression_csv, tmp_path, tiny_dir):
     results = _compare(
         tmp_path,

@@ -72,6 +72,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="specs to compare, or `all` (default) for the usual set plus the best one under "
         "| whiten(k), | int8 and | binary; a spec may end in stages: 'mean | whiten(128)'",
     )
+    parser.add_argument(
+        "--no-templates",
+        action="store_true",
+        help="with `all`: leave out the prompt templates (each costs one more pass over the data)",
+    )
     parser.add_argument("--folds", type=int, default=5, help="cross-validation folds (5)")
     parser.add_argument(
         "--limit",
@@ -115,8 +120,8 @@ def run(args: argparse.Namespace) -> int:
     encoder = Encoder(load_from_args(args), normalize=False, max_length=args.max_length)
     specs = [s for s in args.strategies if s != "all"]
     if "all" in args.strategies:
-        specs = default_strategies(encoder.backbone) + specs
-        for note in template_strategies(encoder.backbone)[1]:
+        specs = default_strategies(encoder.backbone, templates=not args.no_templates) + specs
+        for note in [] if args.no_templates else template_strategies(encoder.backbone)[1]:
             print(f"note: {note}", file=sys.stderr)
     progress = False if args.quiet else None
     compared = run_compare(
