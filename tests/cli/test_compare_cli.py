@@ -82,16 +82,8 @@ def test_regression_on_a_csv_writes_table_report_and_charts(
 def test_no_templates_leaves_out_every_templated_strategy(
     regression_csv, tmp_path, tiny_dir, tiny_backbone, capsys
 ):
-    results = _compare(
-        tmp_path,
-        tiny_dir,
-        str(regression_csv),
-        "--task",
-        "regression",
-        "--label-column",
-        "score",
-        "--no-templates",
-    )
+    score = ("--task", "regression", "--label-column", "score")
+    results = _compare(tmp_path, tiny_dir, str(regression_csv), *score, "--no-templates")
     plain = [s["name"] for s in results["strategies"] if "|" not in s["name"]]
     expected = default_strategies(tiny_backbone("bert"), templates=False)
     assert sorted(plain) == sorted(expected)
