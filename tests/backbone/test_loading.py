@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import warnings
 
@@ -57,6 +58,36 @@ def test_mlm_checkpoint_reports_a_fresh_pooler_and_its_discarded_head(tiny_dir):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # warned once, not at every batch
         encoder.encode_many(["a text", "another"], ["pooler"], batch_size=1)
+
+
+def test_a_dropped_head_prints_no_load_report_and_warns_nothing(tiny_dir):
+    logged: list[str] = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = lambda record: logged.append(record.getMessage())  # type: ignore[method-assign]
+    root = transformers.logging.get_logger("transformers")
+    root.addHandler(handler)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # a fresh pooler is said when it is used, not on load
+            load_backbone(tiny_dir("roberta", "RobertaForMaskedLM"))
+    finally:
+        root.removeHandler(handler)
+    assert not [message for message in logged if "LOAD REPORT" in message]
+    assert transformers.logging.get_verbosity() == transformers.logging.WARNING  # restored
+
+
+def test_weights_missing_beyond_the_pooler_are_one_warning(tiny_dir, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    folder = tmp_path / "holed"
+    shutil.copytree(tiny_dir("bert"), folder)
+    weights = load_file(folder / "model.safetensors")
+    gone = sorted(k for k in weights if "encoder.layer.0.attention.self.query" in k)
+    save_file({k: v for k, v in weights.items() if k not in gone}, folder / "model.safetensors")
+    with pytest.warns(UserWarning, match=r"2 weight\(s\) missing .* freshly initialised") as seen:
+        load_backbone(folder)
+    (message,) = [str(w.message) for w in seen if "missing" in str(w.message)]
+    assert all(key.removeprefix("bert.") in message for key in gone)
 
 
 def test_roberta_mlm_checkpoint_pooler_is_fresh(tiny_dir):

@@ -157,6 +157,19 @@ def _pooler_status(model: nn.Module, missing: Iterable[str]) -> PoolerStatus:
     return "trained"
 
 
+def _warn_missing(name: str, missing: Iterable[str]) -> None:
+    """One warning when weights beyond the pooler were missing: they are random on load."""
+    keys = sorted(k for k in missing if not (k.startswith("pooler.") or ".pooler." in k))
+    if keys:
+        shown = ", ".join(keys[:3]) + (f" and {len(keys) - 3} more" if len(keys) > 3 else "")
+        warnings.warn(
+            f"{name}: {len(keys)} weight(s) missing from the checkpoint were freshly initialised "
+            f"({shown}): vectors that depend on them are noise",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
 def _resolve(name_or_path: str | Path | None) -> tuple[str, Path | str]:
     if name_or_path is None or str(name_or_path) == DEFAULT_MODEL:
         return DEFAULT_MODEL, default_model_path()
@@ -235,6 +248,10 @@ def load_backbone(
         check_local_checkpoint(source, allow_pickle, trust_remote_code)
     progress_was_on = hf_logging.is_progress_bar_enabled()
     hf_logging.disable_progress_bar()  # a per-tensor bar for a load that takes a second
+    verbosity = hf_logging.get_verbosity()
+    # transformers' load report is a 12-line table of the head a base model drops; what matters
+    # in it (a fresh pooler, missing weights) is said below in one line each
+    hf_logging.set_verbosity_error()
     try:
         config = AutoConfig.from_pretrained(source, trust_remote_code=trust_remote_code)
         model, info = AutoModel.from_pretrained(
@@ -255,8 +272,10 @@ def load_backbone(
             raise ValueError(remote_code_refusal(name)) from None
         raise
     finally:
+        hf_logging.set_verbosity(verbosity)
         if progress_was_on:
             hf_logging.enable_progress_bar()
+    _warn_missing(name, info.get("missing_keys", ()))
     architectures = getattr(config, "architectures", None) or []
     facts = family_facts(config.model_type, any("CausalLM" in a for a in architectures))
     if tokenizer.pad_token is None:
