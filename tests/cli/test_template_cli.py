@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from hiddenpool import Encoder, load_backbone
 from hiddenpool.cli.main import main
@@ -90,13 +91,42 @@ def test_mask_on_a_model_without_a_mask_token(tiny_dir, tmp_path, capsys):
     assert len(err.splitlines()) == 1 and not out.exists()
 
 
-def test_train_refuses_templates_before_writing(bert, tmp_path, capsys):
+def _labelled(tmp_path):
     data = tmp_path / "d.csv"
     data.write_text("text,label\n" + "".join(f"{t},{i % 2}\n" for i, t in enumerate(TEXTS * 4)))
+    return data
+
+
+def test_train_and_predict_take_a_user_template(bert, tmp_path, capsys):
+    data, out = _labelled(tmp_path), tmp_path / "run"
+    argv = ["train", str(data), "--model", bert, "--task", "classification", "--quiet"]
+    argv += ["--label-column", "label"]
+    argv += ["--pooling", "topic_train_cli:mask", "--out", str(out), "--max-steps", "2"]
+    argv += ["--template", 'topic_train_cli=Topic of "{text}": [MASK] .', "--valid-fraction", "0"]
+    assert main(argv) == 0
+    templates._TEMPLATES.pop("topic_train_cli")  # predict runs where it is not registered
+    predictions = tmp_path / "p.npy"
+    assert main(["predict", str(out), str(_input(tmp_path)), "-o", str(predictions)]) == 0
+    from hiddenpool.train import PooledModel
+
+    model = PooledModel.from_pretrained(out)
+    with torch.no_grad():
+        logits = model(**model.tokenize(TEXTS)).logits
+    np.testing.assert_allclose(np.load(predictions), logits.softmax(-1).numpy(), atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--pooling", "promptbert:mask", "--max-length", "8"], "template 'promptbert' takes"),
+        (["--pooling", "nosuch:mean"], "unknown template 'nosuch'"),
+    ],
+)
+def test_train_refuses_bad_templates_before_writing(extra, message, bert, tmp_path, capsys):
     out = tmp_path / "run"
-    argv = ["train", str(data), "--model", bert, "--task", "classification"]
-    argv += ["--pooling", "promptbert:mask", "--out", str(out)]
-    assert main(argv) == 2
+    argv = ["train", str(_labelled(tmp_path)), "--model", bert, "--task", "classification"]
+    argv += ["--label-column", "label"]
+    assert main([*argv, "--out", str(out), *extra]) == 2
     err = capsys.readouterr().err.strip()
-    assert "prompt templates are not supported when training yet" in err
+    assert message in err
     assert len(err.splitlines()) == 1 and not out.exists()

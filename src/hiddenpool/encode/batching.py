@@ -18,6 +18,7 @@ from hiddenpool.encode.windows import Windows
 __all__ = [
     "PAD_VALUES",
     "length_sorted_batches",
+    "pad_all",
     "pad_windows",
     "padded_batches",
     "tokenizer_pad_values",
@@ -118,6 +119,21 @@ def tokenizer_pad_values(tokenizer: Any) -> dict[str, int]:
     pad_values["input_ids"] = int(tokenizer.pad_token_id)
     pad_values["token_type_ids"] = int(getattr(tokenizer, "pad_token_type_id", 0) or 0)
     return pad_values
+
+
+def pad_all(tokenizer: Any, windows: Windows) -> dict[str, np.ndarray]:
+    """Every window in one batch, in order, padded as ``tokenizer`` pads (its pad ids and side),
+    with a prompt template's span masks (``text_mask``, ``mask_token_mask``) when it has them.
+
+    For one small batch (a model's ``tokenize``); many texts go through :func:`padded_batches`.
+    """
+    return pad_windows(
+        windows.features,
+        np.arange(windows.num_windows),
+        tokenizer_pad_values(tokenizer),
+        left=tokenizer.padding_side == "left",
+        spans=windows.spans,
+    )
 
 
 def padded_batches(

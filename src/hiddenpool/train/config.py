@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from hiddenpool.pooling.templates import Template
+
 __all__ = [
     "CONFIG_NAME",
     "FORMAT",
@@ -56,6 +58,9 @@ class PooledModelConfig:
         loss: ``mse`` or ``smooth_l1`` for regression, ``cross_entropy`` for classification,
             ``bce`` for multilabel.
         max_length: truncation length in tokens used in training (and so at prediction).
+        template: the prompt template of ``pooling`` (``promptbert:mask``), its text included,
+            so that a folder trained with a user's template predicts, serves and exports where
+            that template is not registered; None for the text alone.
     """
 
     pooling: str
@@ -67,6 +72,7 @@ class PooledModelConfig:
     msd: int = 1
     loss: str = "auto"
     max_length: int = 512
+    template: Template | None = None
 
     def __post_init__(self) -> None:
         check_task(self.task)
@@ -114,8 +120,10 @@ class PooledModelConfig:
         for key in ("labels", "targets"):
             kwargs[key] = tuple(kwargs.get(key, ()))
         try:
+            if kwargs.get("template") is not None:
+                kwargs["template"] = Template(**kwargs["template"])
             return cls(**kwargs)
-        except TypeError as error:
+        except (TypeError, ValueError) as error:
             raise ValueError(f"{where}: {error}") from None
 
 

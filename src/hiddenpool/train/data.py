@@ -24,6 +24,8 @@ from hiddenpool.data import (
     load_dataset,
     read_labelled,
 )
+from hiddenpool.encode.batching import pad_windows, tokenizer_pad_values
+from hiddenpool.encode.windows import Windows
 from hiddenpool.train.config import Task, TrainConfig, check_task
 
 __all__ = ["Collator", "TextDataset", "TrainingData", "load_training_data", "prepare"]
@@ -168,12 +170,19 @@ def load_training_data(config: TrainConfig) -> TrainingData:
 
 
 class TextDataset(torch.utils.data.Dataset):
-    """Pre-tokenised rows (no padding) with their labels, for the Trainer's DataLoader."""
+    """Pre-tokenised rows (no padding) with their labels, for the Trainer's DataLoader.
 
-    def __init__(
-        self, encodings: dict[str, list[Any]], y: np.ndarray | None, rows: np.ndarray
-    ) -> None:
-        self.encodings = encodings
+    Args:
+        windows: the texts tokenised, one window per text (``tokenize_windows``), under a prompt
+            template with the spans of the text and of the mask token.
+        y: labels, one row per text (None: none).
+        rows: the texts of this dataset.
+    """
+
+    def __init__(self, windows: Windows, y: np.ndarray | None, rows: np.ndarray) -> None:
+        if windows.num_windows != windows.num_texts:
+            raise ValueError("training reads one window per text (long texts are truncated)")
+        self.windows = windows
         self.y = y
         self.rows = np.asarray(rows, dtype=np.int64)
 
@@ -182,21 +191,41 @@ class TextDataset(torch.utils.data.Dataset):
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         row = int(self.rows[index])
-        item: dict[str, Any] = {k: v[row] for k, v in self.encodings.items()}
+        item: dict[str, Any] = {k: v[row] for k, v in self.windows.features.items()}
+        for key, (start, stop) in self.windows.spans.items():  # a template's token spans
+            item[key] = (int(start[row]), int(stop[row]))
         if self.y is not None:
             item["labels"] = self.y[row]
         return item
 
 
 class Collator:
-    """Pads token fields with the tokenizer (its padding side) and stacks labels."""
+    """Pads token fields as the tokenizer pads (its pad ids and side), builds a template's span
+    masks, stacks labels: the padding of :func:`hiddenpool.encode.batching.pad_windows`."""
 
     def __init__(self, tokenizer: Any) -> None:
         self.tokenizer = tokenizer
+        self.pad_values = tokenizer_pad_values(tokenizer)
 
     def __call__(self, features: list[dict[str, Any]]) -> dict[str, Tensor]:
-        labels = [f.pop("labels") for f in features] if "labels" in features[0] else None
-        batch = dict(self.tokenizer.pad(features, return_tensors="pt"))
+        labels = [f["labels"] for f in features] if "labels" in features[0] else None
+        span_keys = [k for k in features[0] if isinstance(features[0][k], tuple)]
+        token_keys = [k for k in features[0] if k != "labels" and k not in span_keys]
+        spans = {
+            key: (
+                np.array([f[key][0] for f in features], dtype=np.int64),
+                np.array([f[key][1] for f in features], dtype=np.int64),
+            )
+            for key in span_keys
+        }
+        padded = pad_windows(
+            {k: [f[k] for f in features] for k in token_keys},
+            np.arange(len(features)),
+            self.pad_values,
+            left=self.tokenizer.padding_side == "left",
+            spans=spans,
+        )
+        batch = {k: torch.from_numpy(v) for k, v in padded.items()}
         if labels is not None:
             batch["labels"] = torch.as_tensor(np.stack(labels))
         return batch

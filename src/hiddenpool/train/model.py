@@ -2,12 +2,20 @@
 
 The pipeline reads top to bottom: ``forward_features`` (capture only the layers the strategy
 needs) -> ``pool`` (the strategy) -> ``forward_head`` (dropout samples, linear, loss).
+
+Under a prompt template (``promptbert:mask``) each text is placed in the template and tokenised
+as the frozen :class:`~hiddenpool.encode.Encoder` tokenises it (the text cut, never the
+template), and the batch carries the template's spans (``text_mask``, ``mask_token_mask``) into
+the pooler, so an untrained PooledModel pools exactly the Encoder's vectors. Learned token
+poolers (``attention``, ``conv1d``, ``gem_learned``) reduce over the text's tokens there, as
+``mean`` does (the convolution still sees every real token); learned layer combiners act token by
+token and need nothing more.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +25,10 @@ from torch import Tensor, nn
 from transformers.utils import ModelOutput
 
 from hiddenpool.backbone import Backbone, HiddenStates, load_backbone
-from hiddenpool.pooling import Pooler, create_pooler, parse_strategy
+from hiddenpool.encode.batching import pad_all
+from hiddenpool.encode.windows import tokenize_windows
+from hiddenpool.pooling import Pooler, Strategy, create_pooler, parse_strategy
+from hiddenpool.pooling.templates import Template, create_template, register_template
 from hiddenpool.train.config import (
     CONFIG_NAME,
     HEAD_WEIGHTS_NAME,
@@ -73,8 +84,10 @@ class PooledModel(nn.Module):
         super().__init__()
         self.backbone = backbone  # plain attribute: the tokenizer, facts and capture()
         self.base = backbone.model  # the same module, registered so its weights train and save
+        strategy, self.template = _strategy_and_template(config)
+        if self.template is not None and config.template is None:
+            config = replace(config, template=self.template)  # saved with the folder
         self.pooled_config = config
-        strategy = parse_strategy(config.pooling)
         self.strategy = strategy
         self.pooling: Pooler = create_pooler(strategy, backbone.hidden_size, backbone.num_layers)
         self.head = Head(
@@ -93,9 +106,28 @@ class PooledModel(nn.Module):
         self.head.to(backbone.device)
 
     # --- pipeline --------------------------------------------------------------------------
-    def forward_features(self, batch: dict[str, Tensor]) -> HiddenStates:
-        """Run the backbone as deep as the strategy needs; keep only its layers."""
-        return self.backbone.capture(batch, self._request)
+    def forward_features(
+        self,
+        batch: dict[str, Tensor],
+        text_mask: Tensor | None = None,
+        mask_token_mask: Tensor | None = None,
+    ) -> HiddenStates:
+        """Run the backbone as deep as the strategy needs; keep only its layers (and, under a
+        template, the spans of the text and of the mask token, (B, T))."""
+        states = self.backbone.capture(batch, self._request)
+        if self.template is None:
+            return states
+        if text_mask is None or (self.template.has_mask and mask_token_mask is None):
+            raise ValueError(
+                f"{self.strategy}: the batch lacks the template's spans (text_mask"
+                f"{', mask_token_mask' if self.template.has_mask else ''}); tokenise with "
+                "model.tokenize, which places each text in the template"
+            )
+        return replace(
+            states,
+            text_mask=text_mask.bool(),
+            mask_token_mask=None if mask_token_mask is None else mask_token_mask.bool(),
+        )
 
     def pool(self, states: HiddenStates) -> Tensor:
         """(B, width) float32 pooled vectors."""
@@ -113,6 +145,8 @@ class PooledModel(nn.Module):
         token_type_ids: Tensor | None = None,
         special_tokens_mask: Tensor | None = None,
         labels: Tensor | None = None,
+        text_mask: Tensor | None = None,
+        mask_token_mask: Tensor | None = None,
     ) -> PooledOutput:
         """Logits (B, K) float32, and the loss when ``labels`` are given.
 
@@ -121,13 +155,15 @@ class PooledModel(nn.Module):
                 batch, (B, T).
             labels: (B,) or (B, K) floats for regression / multilabel, (B,) class indices for
                 classification.
+            text_mask, mask_token_mask: (B, T) under a prompt template: the text's tokens and
+                the template's mask token (:meth:`tokenize` gives them).
         """
         batch = {"input_ids": input_ids, "attention_mask": attention_mask}
         if token_type_ids is not None:
             batch["token_type_ids"] = token_type_ids
         if special_tokens_mask is not None:
             batch["special_tokens_mask"] = special_tokens_mask
-        pooled = self.pool(self.forward_features(batch))
+        pooled = self.pool(self.forward_features(batch, text_mask, mask_token_mask))
         logits, loss = self.forward_head(pooled, labels)
         return PooledOutput(loss=loss, logits=logits)
 
@@ -141,8 +177,13 @@ class PooledModel(nn.Module):
         return self.pooled_config.max_length
 
     def tokenize(self, texts: list[str]) -> dict[str, Tensor]:
-        """Tokenise a batch as training did (max_length, special-tokens mask), on its device."""
-        return self.backbone.tokenize(texts, max_length=self.max_length)
+        """Tokenise a batch as training did (max_length, special-tokens mask; each text placed
+        in the prompt template, with its spans), padded, on the model's device."""
+        if self.template is None:
+            return self.backbone.tokenize(texts, max_length=self.max_length)
+        windows = tokenize_windows(self.tokenizer, texts, self.max_length, template=self.template)
+        padded = pad_all(self.tokenizer, windows)
+        return {k: torch.from_numpy(v).to(self.backbone.device) for k, v in padded.items()}
 
     def gradient_checkpointing_enable(self, **kwargs: Any) -> None:
         """Activation checkpointing on the backbone's blocks (non-reentrant, so the layers the
@@ -223,3 +264,27 @@ class PooledModel(nn.Module):
                     f"{weights}: weights do not match {config.pooling} ({first})"
                 ) from None
         return model.to(device).eval()
+
+
+def _strategy_and_template(config: PooledModelConfig) -> tuple[Strategy, Template | None]:
+    """The strategy of ``config`` and its prompt template; a template saved in the config (a
+    user's, from a trained folder) is registered first, so its spec parses anywhere."""
+    saved = config.template
+    if saved is not None:
+        try:
+            register_template(saved)
+        except ValueError as error:
+            raise ValueError(f"the model's saved template: {error}") from None
+    strategy = parse_strategy(config.pooling)
+    if strategy.template is None:
+        if saved is not None:
+            raise ValueError(
+                f"pooling {config.pooling} reads no template, but the config holds {saved.name!r}"
+            )
+        return strategy, None
+    if saved is not None and saved.name != strategy.template:
+        raise ValueError(
+            f"pooling {config.pooling} reads template {strategy.template!r}, but the config "
+            f"holds {saved.name!r}"
+        )
+    return strategy, create_template(strategy.template)

@@ -51,13 +51,16 @@ def predict_logits(
 ) -> np.ndarray:
     """(n, K) float32 logits of ``model`` on ``texts``, batched as the Encoder batches.
 
-    Tokenised as in training (the model's max_length, one window per text), length-sorted and
-    cut by a budget of padded tokens (with neither limit given, the budget that suits the
-    device); rows in input order. A text with no token at all pools to zeros.
+    Tokenised as in training (the model's max_length, one window per text, placed in its
+    prompt template if it has one), length-sorted and cut by a budget of padded tokens (with
+    neither limit given, the budget that suits the device); rows in input order. A text with no
+    token at all pools to zeros.
     """
     if batch_size is None and batch_tokens is None:
         batch_tokens = 4096 if model.backbone.device.type == "cpu" else 65_536
-    windows = tokenize_windows(model.tokenizer, list(texts), model.max_length)
+    windows = tokenize_windows(
+        model.tokenizer, list(texts), model.max_length, template=model.template
+    )
     logits = np.zeros((len(texts), model.pooled_config.num_outputs), dtype=np.float32)
     device = model.backbone.device
     with torch.inference_mode():

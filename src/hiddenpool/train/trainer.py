@@ -27,10 +27,11 @@ from transformers import (
 from hiddenpool._runtime import mixed_precision, resolve_device
 from hiddenpool.backbone import load_backbone
 from hiddenpool.data import LabelledData
-from hiddenpool.encode.windows import tokenize_windows
+from hiddenpool.encode.windows import Windows, tokenize_windows
 from hiddenpool.evaluate.folds import make_folds, make_holdout
 from hiddenpool.evaluate.metrics import HIGHER_IS_BETTER, score_predictions
 from hiddenpool.pooling import parse_strategy
+from hiddenpool.pooling.templates import Template, create_template
 from hiddenpool.train.config import PooledModelConfig, TrainConfig
 from hiddenpool.train.data import (
     Collator,
@@ -140,7 +141,7 @@ def _has_checkpoint(folder: Path) -> bool:
 def _train_fold(
     config: TrainConfig,
     data: TrainingData,
-    encodings: dict[str, list[Any]],
+    windows: Windows,
     fold: int,
     train_rows: np.ndarray,
     valid_rows: np.ndarray,
@@ -167,14 +168,14 @@ def _train_fold(
         predictions = predictions_from_logits(data.task, logits)
         return score_predictions(data.task, prediction.label_ids, predictions)
 
-    valid_set = TextDataset(encodings, data.y, valid_rows) if evaluate else None
+    valid_set = TextDataset(windows, data.y, valid_rows) if evaluate else None
     callbacks: list[TrainerCallback] = (
         [EarlyStoppingCallback(config.early_stopping)] if evaluate and config.early_stopping else []
     )
     trainer = Trainer(
         model=model,
         args=args,
-        train_dataset=TextDataset(encodings, data.y, train_rows),
+        train_dataset=TextDataset(windows, data.y, train_rows),
         eval_dataset=valid_set,
         data_collator=Collator(model.tokenizer),
         compute_metrics=compute_metrics if evaluate else None,
@@ -219,15 +220,10 @@ def _train_fold(
     return result, predictions
 
 
-def _refuse_templates(pooling: str) -> None:
-    """Training reads the text alone: a prompt template is refused before anything runs."""
+def _template_of(pooling: str) -> Template | None:
+    """The prompt template ``pooling`` places each text in (None: the text alone)."""
     strategy = parse_strategy(pooling)
-    if strategy.template is not None:
-        raise ValueError(
-            f"pooling {strategy}: prompt templates are not supported when training yet (the "
-            f"trainer tokenises the text alone); train {replace(strategy, template=None)} "
-            "or compare templates frozen with `hiddenpool compare`"
-        )
+    return create_template(strategy.template) if strategy.template is not None else None
 
 
 def train(
@@ -253,7 +249,7 @@ def train(
         config = TrainConfig(**overrides)
     elif overrides:
         config = config.replace(**overrides)
-    _refuse_templates(config.pooling)
+    template = _template_of(config.pooling)  # an unknown one fails before anything runs
     if data is None:
         prepared = load_training_data(config)
     elif isinstance(data, LabelledData):
@@ -275,9 +271,13 @@ def train(
     probe = load_backbone(
         config.model, trust_remote_code=config.trust_remote_code, allow_pickle=config.allow_pickle
     )
-    encodings = tokenize_windows(
-        probe.tokenizer, prepared.texts, config.max_length or probe.max_length
-    ).features
+    # Each text in the prompt template of the pooling, if any, as Encoder tokenises it.
+    windows = tokenize_windows(
+        probe.tokenizer,
+        prepared.texts,
+        config.max_length or probe.max_length,
+        template=template,
+    )
     del probe
     out = prepare_out(config, splits, len(prepared))
     results: list[FoldResult] = []
@@ -293,7 +293,7 @@ def train(
             result, predictions = _train_fold(
                 config,
                 prepared,
-                encodings,
+                windows,
                 fold,
                 train_rows,
                 valid_rows,
