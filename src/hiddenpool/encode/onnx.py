@@ -7,6 +7,10 @@ exported once and cached under ``<cache>/onnx/<key>/`` (``$HIDDENPOOL_CACHE``, e
 ``$XDG_CACHE_HOME/hiddenpool``, else ``~/.cache/hiddenpool``); the key hashes the weights, the
 config, the strategies and the versions of hiddenpool and torch.
 
+A prompt template (``promptbert:mask``, ``echo:mean``) needs no change to the graph: the text is
+placed in the template on the host when it is tokenised, and the template's spans (``text_mask``,
+``mask_token_mask``) are graph inputs like ``pool_mask``, read by the poolers inside the graph.
+
 Every export is checked against the PyTorch path on a batch of another shape than the one it
 was traced with. ONNX Runtime applies its own graph optimisations when it loads the graph; its
 offline transformer optimizer (attention fused into one kernel) made MiniLM slower on the CPU
@@ -36,7 +40,10 @@ from torch import Tensor, nn
 from hiddenpool._runtime import cache_root
 from hiddenpool.backbone import Backbone, HiddenStates
 from hiddenpool.backbone.capture import model_inputs
+from hiddenpool.encode.batching import pad_all
+from hiddenpool.encode.windows import tokenize_windows
 from hiddenpool.pooling import Pooler, Strategy
+from hiddenpool.pooling.templates import Template, create_template
 
 __all__ = ["OnnxBackend", "PooledGraph", "export_pooled_graph", "onnx_cache_dir"]
 
@@ -48,7 +55,16 @@ _CHECK_TEXTS = (
     "three texts, other lengths",
     "and a third one, a good deal longer than those",
 )
-_INPUTS = ("input_ids", "attention_mask", "token_type_ids", "special_tokens_mask", "pool_mask")
+_SPANS = ("text_mask", "mask_token_mask")
+_INPUTS = (
+    "input_ids",
+    "attention_mask",
+    "token_type_ids",
+    "special_tokens_mask",
+    "pool_mask",
+    "text_mask",  # a prompt template's spans (see HiddenStates)
+    "mask_token_mask",
+)
 
 
 def onnx_cache_dir() -> Path:
@@ -90,6 +106,7 @@ class PooledGraph(nn.Module):
         batch = dict(zip(self.inputs, args, strict=True))
         pool_mask = batch.pop("pool_mask").bool()
         special = batch.pop("special_tokens_mask", None)
+        text_mask, mask_token_mask = (batch.pop(k, None) for k in _SPANS)
         kwargs = model_inputs(self.model, self.facts, batch)
         output = self.model(**kwargs, output_hidden_states=True)
         states = HiddenStates(
@@ -99,6 +116,8 @@ class PooledGraph(nn.Module):
             summary=self.facts.summary,
             special_tokens_mask=None if special is None else special.bool(),
             pooler_output=output.pooler_output if self.pooler_output else None,
+            text_mask=None if text_mask is None else text_mask.bool(),
+            mask_token_mask=None if mask_token_mask is None else mask_token_mask.bool(),
         )
         return tuple(pooler(states) for pooler in self.poolers)
 
@@ -132,17 +151,26 @@ def cache_key(
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:24]
 
 
+def _template(poolers: Sequence[Pooler]) -> Template | None:
+    """The prompt template the poolers read (the Encoder runs one template per pass)."""
+    names = {p.strategy.template for p in poolers}
+    if len(names) > 1:
+        raise ValueError(f"one graph reads one prompt template, got {sorted(map(str, names))}")
+    name = names.pop() if names else None
+    return create_template(name) if name is not None else None
+
+
 def _probe_batch(
-    backbone: Backbone, inputs: Sequence[str], texts: Sequence[str] = _TRACE_TEXTS
+    backbone: Backbone,
+    inputs: Sequence[str],
+    texts: Sequence[str] = _TRACE_TEXTS,
+    template: Template | None = None,
 ) -> dict[str, np.ndarray]:
-    encoded = backbone.tokenizer(
-        list(texts),
-        padding=True,
-        return_special_tokens_mask=True,
-        return_tensors="np",
-    )
-    batch = {k: np.asarray(v, dtype=np.int64) for k, v in encoded.items()}
-    batch["pool_mask"] = batch["attention_mask"]
+    """A padded batch of ``texts`` as the Encoder builds it (placed in ``template``, if any)."""
+    tokenizer = backbone.tokenizer
+    windows = tokenize_windows(tokenizer, texts, backbone.max_length, template=template)
+    batch = pad_all(tokenizer, windows)
+    batch["pool_mask"] = batch["attention_mask"]  # one window per text: every real token
     return {k: batch[k] for k in inputs}
 
 
@@ -192,10 +220,13 @@ def export_pooled_graph(
     """
     _require_onnxruntime()
     folder.mkdir(parents=True, exist_ok=True)
-    tokenizer_keys = set(backbone.tokenizer("a", return_special_tokens_mask=True).keys())
-    inputs = [k for k in _INPUTS if k in tokenizer_keys or k == "pool_mask"]
+    template = _template(poolers)
+    known = set(backbone.tokenizer("a", return_special_tokens_mask=True).keys()) | {"pool_mask"}
+    if template is not None:
+        known |= {"text_mask", "mask_token_mask"} if template.has_mask else {"text_mask"}
+    inputs = [k for k in _INPUTS if k in known]
     graph = PooledGraph(backbone, poolers, inputs).eval()
-    probe = _probe_batch(backbone, inputs)
+    probe = _probe_batch(backbone, inputs, template=template)
     plain = folder / "plain.onnx"
     model = backbone.model
     before = getattr(model.config, "_attn_implementation", "eager")
@@ -217,7 +248,7 @@ def export_pooled_graph(
     finally:
         if before != "eager":
             model.set_attn_implementation(before)
-    _verify(backbone, poolers, plain, _probe_batch(backbone, inputs, _CHECK_TEXTS))
+    _verify(backbone, poolers, plain, _probe_batch(backbone, inputs, _CHECK_TEXTS, template))
     final = folder / "model.onnx"
     if quantize:
         from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -274,11 +305,6 @@ class OnnxBackend:
         if strategies in self._sessions:
             return self._sessions[strategies]
         for strategy in strategies:
-            if strategy.template is not None:
-                raise ValueError(
-                    f"{strategy}: prompt templates run on the torch backend only (their text "
-                    "spans are not graph inputs); use backend='torch'"
-                )
             if strategy.needs_attentions:
                 raise ValueError(
                     f"{strategy}: attention maps are not exported to ONNX; use the torch backend"
