@@ -105,7 +105,7 @@ def load_labelled(
         info = get_dataset_info(data or DEFAULT_DATASET)
         if task is not None and task != info.task:
             raise ValueError(
-                f"--task {task}: dataset {info.name} is a {info.task} dataset"
+                f"task={task!r}: dataset {info.name} is a {info.task} dataset"
                 + (f"; try {info.name}-polarity" if task == "classification" else "")
             )
         if split is not None:
@@ -114,18 +114,21 @@ def load_labelled(
     if split is not None:
         with_splits = ", ".join(d.name for d in list_datasets() if d.splits)
         raise ValueError(
-            f"--split {split}: only registered datasets have official splits ({with_splits}); "
+            f"split={split!r}: only registered datasets have official splits ({with_splits}); "
             f"{data} is a file"
         )
     if task is None:
         raise ValueError(
-            f"{data}: say what to fit with --task regression|classification|similarity"
+            f"{data}: say what to fit with `task` (regression, classification or similarity)"
         )
     if task == "similarity":
         if pair_columns is None or not label_columns:
-            raise ValueError("--task similarity needs --pair-columns A B and --label-column C")
+            raise ValueError(
+                "task='similarity' needs `pair_columns` (the two sentence columns) and "
+                "`label_columns` (the score)"
+            )
     elif not label_columns:
-        raise ValueError(f"{data}: name the label column(s) with --label-column")
+        raise ValueError(f"{data}: name the label column(s) with `label_columns`")
     return read_labelled(
         data, text_column or "text", list(label_columns), task, pair_columns=pair_columns
     )
@@ -144,11 +147,11 @@ def fit_split_texts(
         return None, ""
     if data.task != "similarity":
         raise ValueError(
-            f"--fit-split {split}: probes fit stages on each training fold; "
-            "--fit-split is for similarity data"
+            f"fit_split={split!r}: probes fit stages on each training fold; "
+            "`fit_split` is for similarity data"
         )
     if split in data.split_names:
-        raise ValueError(f"--fit-split {split}: that is the split scored; fit on another one")
+        raise ValueError(f"fit_split={split!r}: that is the split scored; fit on another one")
     fitting = load_labelled(name, data.task, split=split)
     return list(fitting.texts), f"the {len(fitting.texts)} sentences of the {split} split"
 
@@ -159,7 +162,7 @@ def subsample(data: LabelledData, limit: int | None, seed: int) -> LabelledData:
     if limit is None or limit >= n:
         return data
     if limit < 2:
-        raise ValueError(f"--limit {limit}: keep at least 2 rows")
+        raise ValueError(f"limit={limit}: keep at least 2 rows")
     rows = np.sort(np.random.default_rng(seed).choice(n, size=limit, replace=False))
     return data.take(rows)
 

@@ -148,6 +148,10 @@ def test_library_parameters_become_the_commands_options():
         "restart=False is the default": "restart=False is the default",  # a switch has no 'off'
         "pass allow_pickle=True if": "pass --allow-pickle if",
         "epochs=3 is not an option here": "epochs=3 is not an option here",
+        "drop `id_column` or name `text_column`": "drop --id-column or name --text-column",
+        "`epochs` alone is kept": "`epochs` alone is kept",
     }
     for message, expected in cases.items():
         assert in_option_terms(message, embed) == expected
+    compare = command_parser(build_parser(), "compare")  # a dest that is not its flag's spelling
+    assert in_option_terms("with `label_columns`", compare) == "with --label-column"

@@ -94,18 +94,18 @@ def test_missing_column_lists_available(tmp_path: Path) -> None:
     with pytest.raises(
         ValueError,
         match=r"d\.csv: column 'text' not found \(columns: sentence, score\); "
-        r"choose one with --text-column$",
+        r"choose one with `text_column`$",
     ):
         read_labelled(path, "text", "score", "regression")
     parquet = tmp_path / "d.parquet"
     pq.write_table(pa.table({"sentence": ["hi"], "score": [1.0]}), parquet)
     with pytest.raises(
         ValueError,
-        match=r"column 'label' not found \(columns: sentence, score\); .*--label-column$",
+        match=r"column 'label' not found \(columns: sentence, score\); .*`label_columns`$",
     ):
         read_labelled(parquet, "sentence", "label", "regression")
     with pytest.raises(
-        ValueError, match=r"column 'b' not found .*; choose one with --pair-columns$"
+        ValueError, match=r"column 'b' not found .*; choose one with `pair_columns`$"
     ):
         read_labelled(path, None, "score", "similarity", pair_columns=("sentence", "b"))
 

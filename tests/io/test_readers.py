@@ -107,7 +107,7 @@ def test_fingerprint_changes_with_the_content(tmp_path):
         (
             "key.jsonl",
             b'{"body": "a"}\n',
-            r"key\.jsonl: column 'text' not found \(columns: body\); choose one with --text-column",
+            r"key\.jsonl: column 'text' not found \(columns: body\); choose one with `text_column`",
         ),
         (
             "fields.csv",
@@ -153,10 +153,10 @@ def test_missing_columns_files_and_formats_are_refused_up_front(tmp_path):
     csv_path = _write(tmp_path, ".csv")
     with pytest.raises(
         InputError,
-        match=r"column 'text' not found \(columns: id, body\); choose one with --text-column",
+        match=r"column 'text' not found \(columns: id, body\); choose one with `text_column`",
     ):
         open_texts(csv_path)
-    with pytest.raises(InputError, match=r"column 'key' not found.*--id-column"):
+    with pytest.raises(InputError, match=r"column 'key' not found.*`id_column`"):
         open_texts(csv_path, text_column="body", id_column="key")
     with pytest.raises(InputError, match="column 'x' not found"):
         open_texts(_write(tmp_path, ".parquet"), text_column="x")

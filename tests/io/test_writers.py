@@ -124,7 +124,7 @@ def test_changed_settings_or_input_are_refused_and_restart_discards(tmp_path):
     with pytest.raises(
         ValueError,
         match=r"different settings \(pooling: \['mean', "
-        r"'cls@concat\(-2:\)'\] -> \['mean'\]\).*--restart",
+        r"'cls@concat\(-2:\)'\] -> \['mean'\]\).*restart=True",
     ):
         _reopen(out, {**SETTINGS, "pooling": ["mean"]}, INPUT)
     with pytest.raises(ValueError, match="the input file changed"):
@@ -164,7 +164,7 @@ def test_two_writers_of_one_output_are_refused_until_the_first_lets_go(tmp_path)
         ("v.h5", ["mean"], "unknown output format '.h5'"),
         ("v", ["mean"], "unknown output format '\\(no extension\\)'"),
         ("v.npy", ["mean", "cls"], ".npy holds one strategy, got 2"),
-        ("v.npz", ["mean", "mean"], "the same --pooling is given twice"),
+        ("v.npz", ["mean", "mean"], "the same `pooling` is given twice"),
         ("missing/v.npz", ["mean"], "no such folder"),
     ],
 )

@@ -100,9 +100,10 @@ def command_parser(parser: argparse.ArgumentParser, name: str) -> CommandParser:
 def in_option_terms(message: str, parser: argparse.ArgumentParser) -> str:
     """Name the command's options where a library error names their Python parameters.
 
-    The library speaks of ``allow_pickle=True`` or ``restart=True``; on the command line these
-    are ``--allow-pickle`` and ``--restart``. Only the parameters this command has an option for
-    are rewritten.
+    The library speaks of ``allow_pickle=True`` or ``restart=True``, and names a parameter alone
+    in backticks (`` `text_column` ``); on the command line these are ``--allow-pickle``,
+    ``--restart`` and ``--text-column``. Only the parameters this command has an option for are
+    rewritten.
     """
     options = {
         action.dest: action
@@ -120,9 +121,14 @@ def in_option_terms(message: str, parser: argparse.ArgumentParser) -> str:
             return flag if value == "True" else match[0]
         return f"{flag} {value}"
 
-    return re.sub(
+    def name_only(match: re.Match[str]) -> str:
+        action = options.get(match["name"])
+        return max(action.option_strings, key=len) if action is not None else match[0]
+
+    message = re.sub(
         r"\b(?P<name>[a-z][a-z0-9_]*)=(?P<value>'[^']*'|\"[^\"]*\"|[^\s,;)]+)", rewrite, message
     )
+    return re.sub(r"`(?P<name>[a-z][a-z0-9_]*)`", name_only, message)
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:

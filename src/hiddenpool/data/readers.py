@@ -77,14 +77,14 @@ def _wanted(
     if task == "similarity":
         if pair_columns is None or len(pair_columns) != 2:
             raise ValueError("task 'similarity' needs pair_columns=(first, second) text columns")
-        texts = [Column(c, "text", "--pair-columns") for c in pair_columns]
+        texts = [Column(c, "text", "`pair_columns`") for c in pair_columns]
     else:
         if text_column is None:
             raise ValueError(f"task {task!r} needs text_column")
-        texts = [Column(text_column, "text", "--text-column")]
+        texts = [Column(text_column, "text", "`text_column`")]
     if task != "regression" and len(labels) != 1:
         raise ValueError(f"{task} takes one label column, got {len(labels)}: {', '.join(labels)}")
-    return texts + [Column(c, "value", "--label-column") for c in labels]
+    return texts + [Column(c, "value", "`label_columns`") for c in labels]
 
 
 def _read(

@@ -152,7 +152,7 @@ def embed_file(
     )
     if id_column and writer.format != ".parquet":
         raise ValueError(
-            f"{output}: ids are written to .parquet outputs only; drop --id-column "
+            f"{output}: ids are written to .parquet outputs only; drop `id_column` "
             "or write .parquet (rows keep the input order either way)"
         )
     widths = {key: encoder.width(key) for key in keys}

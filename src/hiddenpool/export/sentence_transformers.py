@@ -248,7 +248,7 @@ def export_sentence_transformers(
         backbone, pooler = trained
         strategy = pooler.strategy
         if pooling is not None and parse_strategy(pooling) != strategy:
-            raise ValueError(f"{model} was trained with --pooling {strategy}, not {pooling}")
+            raise ValueError(f"{model} was trained with pooling={str(strategy)!r}, not {pooling!r}")
     else:
         backbone = model if isinstance(model, Backbone) else load_backbone(model)
         strategy, pooler = parse_strategy(pooling or backbone.pooling), None

@@ -88,7 +88,7 @@ class Column:
         name: the column (or JSON key).
         kind: ``"text"`` (strings), ``"id"`` (strings or integers) or ``"value"`` (as read).
         option: the option that names it, said in the error when the file lacks it
-            (``"--text-column"``).
+            (```` `text_column` ````, which the command line shows as its flag).
         required: an absent column is an error; otherwise it is skipped (see
             :attr:`TableReader.selected`).
     """
@@ -532,8 +532,8 @@ def open_texts(
     ['A gripping, beautifully shot film.']
     """
     if input_format(path) == ".txt" and (text_column or id_column):
-        raise _no_columns(str(path), ["--text-column", "--id-column"])
-    columns = [Column(text_column or TEXT, "text", "--text-column")]
+        raise _no_columns(str(path), ["`text_column`", "`id_column`"])
+    columns = [Column(text_column or TEXT, "text", "`text_column`")]
     if id_column:
-        columns.append(Column(id_column, "id", "--id-column"))
+        columns.append(Column(id_column, "id", "`id_column`"))
     return open_table(path, columns)

@@ -68,7 +68,7 @@ def check_output(path: str | Path, specs: Sequence[str]) -> str:
     if fmt == ".npy" and len(specs) != 1:
         raise ValueError(f"{out}: .npy holds one strategy, got {len(specs)}; use .npz or .parquet")
     if len(set(specs)) != len(specs):
-        raise ValueError(f"the same --pooling is given twice: {', '.join(specs)}")
+        raise ValueError(f"the same `pooling` is given twice: {', '.join(specs)}")
     if out.is_dir():
         raise IsADirectoryError(f"{out}: is a folder, expected a file name")
     if not out.parent.exists():
@@ -128,7 +128,7 @@ class PartialOutput:
         self.specs = list(specs)
         self.id_column = id_column
         if self.format == ".parquet" and (id_column or "id") in self.specs:
-            raise ValueError(f"the id column {id_column or 'id'!r} has the name of a --pooling")
+            raise ValueError(f"the id column {id_column or 'id'!r} has the name of a `pooling`")
         self.dtype = np.dtype(out_dtype)
         self.dtypes = {s: np.dtype((spec_dtypes or {}).get(s, out_dtype)) for s in self.specs}
         self.folder = self.output.parent / f".{self.output.name}.partial"
@@ -180,7 +180,7 @@ class PartialOutput:
                 raise ValueError(
                     f"{self.output}: an interrupted run left its work in {self.folder} with "
                     f"different settings ({'; '.join(changes)}); rerun with the same "
-                    "arguments to resume it, or add --restart to discard it and start over"
+                    "arguments to resume it, or add restart=True to discard it and start over"
                 )
             self.chunks = [ChunkRecord(**c) for c in manifest.get("chunks", [])]
             # A chunk file lost since the manifest named it: resume from before it.
