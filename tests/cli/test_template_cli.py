@@ -48,6 +48,21 @@ def test_embed_takes_registered_and_user_templates(bert, tmp_path):
         np.testing.assert_allclose(saved[key], vectors, atol=1e-6)
 
 
+@pytest.mark.parametrize("backend", ["torch", "onnx"])
+def test_embed_chunks_long_texts_in_the_template(backend, bert, tmp_path, monkeypatch):
+    monkeypatch.setenv("HIDDENPOOL_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "out.npz"
+    argv = ["embed", str(_input(tmp_path)), "-o", str(out), "--model", bert, "--no-normalize"]
+    argv += ["--pooling", "query:mean", "--pooling", "echo:cls", "--long", "chunk"]
+    argv += ["--max-length", "16", "--stride", "1", "--backend", backend, "--quiet"]
+    assert main(argv) == 0
+    saved = np.load(out)
+    encoder = Encoder(load_backbone(bert), normalize=False, max_length=16, long="chunk", stride=1)
+    expected = encoder.encode_many(TEXTS, ["query:mean", "echo:cls"])
+    for key, vectors in expected.items():
+        np.testing.assert_allclose(saved[key], vectors, atol=1e-5)
+
+
 def test_strategies_lists_templates_with_text_and_source(capsys):
     assert main(["strategies"]) == 0
     listing = capsys.readouterr().out
@@ -64,7 +79,7 @@ def test_strategies_lists_templates_with_text_and_source(capsys):
         (["--pooling", "nosuch:mean"], "unknown template 'nosuch'"),
         (["--pooling", "x:mean", "--template", "x=no placeholder"], "template 'x': it needs"),
         (["--pooling", "promptbert:mask", "--max-length", "8"], "template 'promptbert' takes"),
-        (["--pooling", "echo:mean", "--long", "chunk"], "template 'echo': a prompt template"),
+        (["--pooling", "promptbert:mask", "--long", "chunk"], "one mask token per window"),
         (["--pooling", "query:mask"], "template 'query' ('query: {text}') has no [MASK]"),
         (["--template", "nameonly"], "--template 'nameonly': write NAME="),
     ],

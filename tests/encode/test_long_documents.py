@@ -10,6 +10,7 @@ from hiddenpool import Encoder
 from hiddenpool.backbone import load_backbone
 from hiddenpool.encode import tokenize_windows
 from hiddenpool.pooling import create_pooler
+from hiddenpool.pooling.templates import create_template
 from tiny_models import WORDS
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -148,3 +149,119 @@ def test_strategies_that_cannot_merge_are_refused(spec, tiny_backbone):
 def test_impossible_windows_are_refused(max_length, stride, message, tiny_backbone):
     with pytest.raises(ValueError, match=message):
         Encoder(tiny_backbone("bert"), max_length=max_length, long="chunk", stride=stride)
+
+
+# --- prompt templates: each chunk of a long text placed in the template ---------------------
+
+TEMPLATED = ["promptbert:mean", "echo:max", "query:sum@-2:", "query:min", "echo:cls", "query:last"]
+
+
+def _hand_chunks(tokenizer, doc: str, name: str, max_length: int, stride: int) -> list[str]:
+    """The chunks as the docs define them, by hand: the text's words (one token each in the
+    tiny word-level vocabularies), as many per window as the template leaves room for."""
+    template = create_template(name)
+    around = len(tokenizer(template.render("one", tokenizer.mask_token).string)["input_ids"])
+    size = (max_length - around + template.copies) // template.copies  # the template's tokens
+    words, chunks, start = doc.split(), [], 0
+    while True:
+        chunks.append(" ".join(words[start : start + size]))
+        if start + size >= len(words):
+            return chunks
+        start += size - stride
+
+
+def _merge_by_hand(spec: str, vectors: np.ndarray, sizes: list[int], summary: str) -> np.ndarray:
+    pooler = spec.split(":")[1].split("@")[0]
+    if pooler == "mean":
+        return (vectors * np.asarray(sizes)[:, None]).sum(0) / sum(sizes)
+    if pooler in ("max", "min"):
+        return vectors.max(0) if pooler == "max" else vectors.min(0)
+    if pooler == "sum":
+        return vectors.sum(0)
+    if pooler == "cls":
+        return vectors[0] if summary == "first" else vectors[-1]
+    return vectors[-1]  # last: the last window's last token
+
+
+@pytest.mark.parametrize("family", ["bert", "xlnet"])
+@pytest.mark.parametrize("stride", [0, 3])
+def test_templated_chunks_equal_a_hand_built_reference(family, stride, tiny_backbone):
+    """Each hand-cut chunk pooled through the Encoder (truncate, the chunk in the template),
+    merged by the documented rules. With stride 0 the chunks do not overlap and every reduction
+    merges exactly; with a stride, each window reduces over the text tokens it owns only (tested
+    at layer 0 below), and cls and last still read one whole window."""
+    backbone = tiny_backbone(family)
+    doc = _document(41)
+    specs = [s for s in TEMPLATED if stride == 0 or s.endswith((":cls", ":last"))]
+    chunked = Encoder(backbone, max_length=24, long="chunk", stride=stride, normalize=False)
+    result = chunked.embed([doc, "the movie"], specs, batch_tokens=60)
+    assert result.num_truncated == 1
+    single = Encoder(backbone, max_length=24, normalize=False)
+    for spec in specs:
+        chunks = _hand_chunks(backbone.tokenizer, doc, spec.split(":")[0], 24, stride)
+        assert len(chunks) >= 3
+        vectors = single.encode_many(chunks, [spec])[spec]
+        sizes = [len(c.split()) for c in chunks]
+        expected = _merge_by_hand(spec, vectors, sizes, backbone.facts.summary)
+        np.testing.assert_allclose(result.vectors[spec][0], expected, atol=1e-5, err_msg=spec)
+        fits = single.encode_many(["the movie"], [spec])[spec][0]
+        np.testing.assert_allclose(result.vectors[spec][1], fits, atol=1e-6)  # one window
+
+
+@pytest.mark.parametrize("stride", [0, 1, 4])
+def test_layer0_templated_chunks_count_every_text_token_once(stride, context_free):
+    """At layer 0 of a context-free model, a reduction over the text merged across windows is
+    the reduction over the whole text in the template: overlaps are pooled once."""
+    backbone = context_free("bert")
+    docs = [_document(33), _document(17, seed=2)]
+    specs = ["query:mean@0", "echo:sum@0", "promptbert:weighted_mean@0", "query:gem(p=2)@0"]
+    specs += ["promptbert:mean_sqrt_len@0", "echo:meanmax@0"]
+    whole = Encoder(backbone, max_length=80, normalize=False).encode_many(docs, specs)
+    chunked = Encoder(backbone, max_length=20, long="chunk", stride=stride, normalize=False)
+    result = chunked.embed(docs, specs, batch_tokens=45)
+    assert result.num_truncated == 2
+    for spec in specs:
+        np.testing.assert_allclose(
+            result.vectors[spec], whole[spec], rtol=1e-5, atol=2e-5, err_msg=f"{stride} {spec}"
+        )
+
+
+def test_templated_windows_own_every_text_token_once(tiny_backbone):
+    tokenizer = tiny_backbone("roberta").tokenizer
+    doc = _document(70)
+    for name in ("promptbert", "echo", "query"):
+        for stride in (0, 2, 5):
+            windows = tokenize_windows(tokenizer, [doc], 30, "chunk", stride, create_template(name))
+            start, stop = windows.spans["text_mask"]
+            owned = [
+                t
+                for i in range(windows.num_windows)
+                for t in windows.features["input_ids"][i][start[i] : stop[i]]
+            ]
+            assert owned == tokenizer(doc, add_special_tokens=False)["input_ids"], (name, stride)
+            assert max(windows.lengths) <= 30 and windows.num_windows > 2
+            if name == "promptbert":  # every window keeps its template's mask token
+                masks = windows.spans["mask_token_mask"][0]
+                ids = windows.features["input_ids"]
+                assert all(ids[i][m] == tokenizer.mask_token_id for i, m in enumerate(masks))
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("promptbert:mask", "one mask token per window and no rule merges them"),
+        ("query:mean(include_prompt=true)", "include_prompt=true pools the tokens of template"),
+    ],
+)
+def test_templated_readings_of_the_template_itself_are_refused(spec, message, tiny_backbone):
+    encoder = Encoder(tiny_backbone("bert"), max_length=24, long="chunk")
+    with pytest.raises(ValueError, match=message):
+        encoder.encode_many([_document(40)], [spec])
+
+
+def test_a_template_without_room_for_the_stride_names_it(tiny_backbone):
+    encoder = Encoder(tiny_backbone("bert"), max_length=16, long="chunk", stride=3)
+    with pytest.raises(
+        ValueError, match=r"template 'echo' leaves 3 text tokens per window at max_length 16"
+    ):
+        encoder.encode_many([_document(40)], ["echo:mean"])

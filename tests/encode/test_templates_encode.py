@@ -248,7 +248,20 @@ def test_one_forward_pass_per_template_and_grouping_changes_nothing(minilm):
     assert result.num_tokens > plain.num_tokens
 
 
-def test_templates_refuse_chunked_long_texts(minilm):
-    encoder = Encoder(minilm, long="chunk")
-    with pytest.raises(ValueError, match="template 'echo': a prompt template holds one window"):
-        encoder.encode_many(["x"], ["echo:mean"])
+def test_templates_chunk_long_texts_on_minilm(minilm):
+    """A long text in windows of the template (MiniLM's WordPiece); a text that fits is one
+    window, as in truncate mode; mask, one token per window, is refused."""
+    long_text = "Tokenization isn't easy, but a long review goes on and on. " * 30
+    specs = ["echo:mean", "promptbert:max@-2"]
+    chunked = Encoder(minilm, long="chunk", max_length=64, normalize=False)
+    result = chunked.embed([long_text, "short one"], specs)
+    windows = tokenize_windows(
+        minilm.tokenizer, [long_text], 64, "chunk", chunked.stride, create_template("echo")
+    )
+    assert result.num_truncated == 1 and windows.num_windows > 3
+    truncated = Encoder(minilm, max_length=64, normalize=False).encode_many(["short one"], specs)
+    for spec in specs:
+        np.testing.assert_allclose(result.vectors[spec][1], truncated[spec][0], atol=1e-5)
+        assert np.isfinite(result.vectors[spec][0]).all()
+    with pytest.raises(ValueError, match="template 'promptbert' has one mask token per window"):
+        chunked.encode_many(["x"], ["promptbert:mask"])

@@ -22,6 +22,11 @@ last                      the last window's last token
 attn, learned poolers     not supported: attention maps and learned heads do not split by window
 ========================  ========================================================================
 
+Under a prompt template, each window holds a chunk of the text in the template, and reductions
+pool the text tokens the window owns (see :mod:`.windows`), so the rules above hold over the
+text's tokens; ``mask`` and ``include_prompt=true`` read the template itself, once per window,
+and are refused.
+
 Layer combiners (``@-4:``, ``concat(...)``) act token by token inside each window, before the
 token pooler, so they compose with every rule above. A text that fits one window gets that
 window's vector unchanged, bit for bit.
@@ -60,6 +65,8 @@ class Segment:
 def plan_segments(pooler: Pooler, summary: Summary) -> tuple[Segment, ...]:
     """The segments of ``pooler``'s output; ValueError for poolers that cannot merge."""
     strategy = pooler.strategy
+    if strategy.template is not None:
+        _check_template_merge(strategy)
     entries = [POOLERS[p.name] for p in strategy.poolers]
     if pooler.per_layer or strategy.learned or not all(e.merge for e in entries):
         raise ValueError(
@@ -84,6 +91,24 @@ def plan_segments(pooler: Pooler, summary: Summary) -> tuple[Segment, ...]:
             )
             column += per_reduce
     return tuple(segments)
+
+
+def _check_template_merge(strategy: Strategy) -> None:
+    """Under a template every window of a long text holds the template again: what it reads
+    there (its mask token, its tokens with include_prompt) has no single value to merge."""
+    name = strategy.template
+    if any(p.name == "mask" for p in strategy.poolers):
+        raise ValueError(
+            f"{strategy}: a long text chunked under template {name!r} has one mask token per "
+            "window and no rule merges them; use long='truncate' (the text is cut, never the "
+            "template) or a reduction over the text (mean, max, ...)"
+        )
+    if any(p.kwargs.get("include_prompt") for p in strategy.poolers):
+        raise ValueError(
+            f"{strategy}: include_prompt=true pools the tokens of template {name!r}, which every "
+            "window of a chunked text repeats; pool the text's tokens (drop include_prompt) or "
+            "use long='truncate'"
+        )
 
 
 class WindowMerger:

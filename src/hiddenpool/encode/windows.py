@@ -19,13 +19,23 @@ the text (``text_mask``) and the template's mask token (``mask_token_mask``) are
 characters whatever the tokenizer (WordPiece, byte-level BPE with its leading-space tokens,
 sentencepiece). A text too long for ``max_length`` is cut, never the template: the closing
 quote, the mask token and echo's second copy always survive.
+
+A template with ``long="chunk"``: a text that fits stays one window, exactly as above. A longer
+one is cut into chunks of its own tokens (as tokenised alone), consecutive chunks sharing
+``stride`` tokens, each chunk as long as the template around it (every copy of it, for echo)
+allows within ``max_length``; each chunk is placed in the template and tokenised. Ownership is
+as for plain windows, counted in the text's tokens: each window's ``text_mask`` covers only the
+text tokens it owns (of its last copy), so a reduction over the text merged across windows
+counts every text token once. The template's tokens are read in every window (they give
+context) but pooled by no reduction, which is why ``include_prompt=true`` and ``mask`` (one
+token per window) do not merge across windows (see :mod:`.merge`).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -42,6 +52,7 @@ __all__ = [
     "default_stride",
     "special_counts",
     "tokenize_template",
+    "tokenize_template_chunks",
     "tokenize_windows",
 ]
 
@@ -94,12 +105,14 @@ class Windows:
         return int(self.lengths.sum())
 
     def pooled_counts(self, skip_special: bool) -> np.ndarray:
-        """(N,) number of tokens each window pools, optionally without special tokens."""
-        counts = (self.pool_stop - self.pool_start).astype(np.int64)
+        """(N,) number of tokens each window's reductions pool (under a template, the text's
+        tokens it owns), optionally without special tokens."""
+        start, stop = self.spans.get("text_mask", (self.pool_start, self.pool_stop))
+        counts = (stop - start).astype(np.int64)
         if skip_special:
             special = self.features["special_tokens_mask"]
             for i in np.flatnonzero(self.count[self.doc] > 1):
-                counts[i] -= sum(special[i][self.pool_start[i] : self.pool_stop[i]])
+                counts[i] -= sum(special[i][start[i] : stop[i]])
         return counts
 
 
@@ -153,7 +166,8 @@ def tokenize_windows(
         long: ``"truncate"`` (one window per text) or ``"chunk"`` (overlapping windows).
         stride: content tokens shared by consecutive windows (chunk only); None takes
             :func:`default_stride`.
-        template: place each text in this prompt template first (truncate only).
+        template: place each text in this prompt template first (with ``long="chunk"``, each
+            chunk of a long text; see the module docstring).
 
     Returns:
         Windows in text order, with the tokens each window pools.
@@ -161,7 +175,8 @@ def tokenize_windows(
     if long not in LONG_MODES:
         raise ValueError(f"long must be one of {', '.join(LONG_MODES)}, got {long!r}")
     if template is not None:
-        check_template(tokenizer, template, max_length, long)
+        if long == "chunk":
+            return tokenize_template_chunks(tokenizer, texts, max_length, template, stride)
         return tokenize_template(tokenizer, texts, max_length, template)
     before, after = special_counts(tokenizer)
     if stride is None:
@@ -237,7 +252,9 @@ def _encode(tokenizer: PreTrainedTokenizerBase, strings: list[str]) -> dict[str,
             strings, return_offsets_mapping=True, return_special_tokens_mask=True, verbose=False
         )
         if strings
-        else {"input_ids": [], "offset_mapping": []}
+        else {
+            k: [] for k in ("input_ids", "attention_mask", "special_tokens_mask", "offset_mapping")
+        }
     )
 
 
@@ -287,18 +304,20 @@ def _spans(
 
 
 def check_template(
-    tokenizer: PreTrainedTokenizerBase, template: Template, max_length: int, long: str = "truncate"
+    tokenizer: PreTrainedTokenizerBase,
+    template: Template,
+    max_length: int,
+    long: str = "truncate",
+    stride: int | None = None,
 ) -> str | None:
     """ValueError naming the template unless it fits this tokenizer; returns its mask token.
 
-    A template needs a fast tokenizer, a mask token when it holds ``[MASK]``, one window per
-    text (``long="truncate"``) and room for itself within ``max_length``.
+    A template needs a fast tokenizer, a mask token when it holds ``[MASK]`` and room for itself
+    within ``max_length``; with ``long="chunk"``, room for more than ``stride`` text tokens (in
+    each copy of the text) next to it.
     """
-    if long != "truncate":
-        raise ValueError(
-            f"template {template.name!r}: a prompt template holds one window per text; "
-            "use long='truncate' (the text is cut, never the template)"
-        )
+    if long not in LONG_MODES:
+        raise ValueError(f"long must be one of {', '.join(LONG_MODES)}, got {long!r}")
     mask_token = _mask_token(tokenizer, template)
     alone = len(tokenizer(template.render("", mask_token).string)["input_ids"])
     if alone > max_length:
@@ -306,7 +325,25 @@ def check_template(
             f"template {template.name!r} takes {alone} tokens without any text, more than "
             f"max_length {max_length}"
         )
+    if long == "chunk":
+        content = _room(tokenizer, template, mask_token, max_length)
+        if not 0 <= (stride or 0) < content:
+            raise ValueError(
+                f"template {template.name!r} leaves {max(content, 0)} text tokens per window "
+                f"at max_length {max_length} (the text appears {template.copies}x); stride "
+                f"{stride or 0} must be >= 0 and below that: raise max_length or lower stride"
+            )
     return mask_token
+
+
+def _room(
+    tokenizer: PreTrainedTokenizerBase, template: Template, mask: str | None, max_length: int
+) -> int:
+    """Text tokens a window holds next to the template, in each copy of the text. The template
+    is measured around a one-token text: around an empty one its quotes may merge (``""``)."""
+    probe = len(tokenizer(_PROBE, add_special_tokens=False)["input_ids"])
+    around = len(tokenizer(template.render(_PROBE, mask).string)["input_ids"])
+    return (max_length - around + probe * template.copies) // template.copies
 
 
 def tokenize_template(
@@ -356,5 +393,115 @@ def tokenize_template(
         pool_start=np.zeros(n, dtype=np.int64),
         pool_stop=lengths.copy(),
         truncated=truncated,
+        spans=extra,
+    )
+
+
+def _chunk_windows(
+    tokenizer: PreTrainedTokenizerBase,
+    template: Template,
+    text: str,
+    mask_token: str | None,
+    max_length: int,
+    stride: int,
+) -> list[tuple[Rendered, dict[str, list]]]:
+    """A long ``text`` in chunks of its own tokens, each placed in ``template``; each
+    Rendered's text range is the characters that window owns (of the text's last copy)."""
+    offsets = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, verbose=False)[
+        "offset_mapping"
+    ]
+    n = len(offsets)
+    content = _room(tokenizer, template, mask_token, max_length)
+    chunks: list[tuple[int, Rendered, dict[str, list]]] = []  # (first token, rendered, encoded)
+    start = 0
+    while True:
+        stop = min(n, start + content)
+        while True:  # a token may split or merge with its neighbours inside the template
+            piece = text[offsets[start][0] : offsets[stop - 1][1]]
+            rendered = template.render(piece, mask_token)
+            one = {k: v[0] for k, v in _encode(tokenizer, [rendered.string]).items()}
+            excess = len(one["input_ids"]) - max_length
+            if excess <= 0:
+                break
+            stop -= math.ceil(excess / template.copies)
+            if stop - start <= stride:
+                raise ValueError(
+                    f"template {template.name!r}: a chunk of {stop - start} text tokens does not "
+                    f"fit max_length {max_length}; raise max_length or lower stride"
+                )
+        chunks.append((start, rendered, one))
+        if stop >= n:
+            break
+        start = stop - stride
+    # Ownership in the text's tokens: the first stride // 2 overlap tokens to the earlier window.
+    owned = [0] + [first + stride // 2 for first, _, _ in chunks[1:]] + [n]
+    windows = []
+    for k, (first, rendered, encoded) in enumerate(chunks):
+        base = rendered.text_start - offsets[first][0]  # text characters -> rendered characters
+        lo, hi = offsets[owned[k]][0], offsets[owned[k + 1] - 1][1]
+        windows.append((replace(rendered, text_start=base + lo, text_stop=base + hi), encoded))
+    return windows
+
+
+def tokenize_template_chunks(
+    tokenizer: PreTrainedTokenizerBase,
+    texts: Sequence[str],
+    max_length: int,
+    template: Template,
+    stride: int | None = None,
+) -> Windows:
+    """Texts placed in ``template``; a text too long for one window is chunked, each chunk in
+    the template (see the module docstring).
+
+    Args:
+        tokenizer: a fast Hugging Face tokenizer.
+        texts: the texts.
+        max_length: tokens per window, special tokens included.
+        template: the prompt template.
+        stride: text tokens shared by consecutive chunks; None takes an eighth of the text
+            tokens a window holds.
+
+    Returns:
+        Windows of every text, a text's windows consecutive, each pooling its whole window
+        (``pool_start``/``pool_stop``: ``cls``, ``first``, ``last`` read it), with ``text_mask``
+        the text tokens it owns and ``mask_token_mask`` its template's mask token.
+    """
+    mask_token = check_template(tokenizer, template, max_length)
+    content = _room(tokenizer, template, mask_token, max_length)
+    stride = default_stride(content, 0) if stride is None else stride
+    check_template(tokenizer, template, max_length, "chunk", stride)
+    rendered = [template.render(text, mask_token) for text in texts]
+    encoded = _encode(tokenizer, [r.string for r in rendered])
+    doc: list[int] = []
+    found: list[tuple[int, int, int]] = []
+    rows: list[dict[str, list]] = []
+    for i, text in enumerate(texts):
+        row = {k: v[i] for k, v in encoded.items()}
+        pieces = [(rendered[i], row)]
+        if len(row["input_ids"]) > max_length:
+            pieces = _chunk_windows(tokenizer, template, text, mask_token, max_length, stride)
+        for piece, piece_row in pieces:
+            doc.append(i)
+            rows.append(piece_row)
+            found.append(_spans(piece_row, piece, tokenizer.mask_token_id, template.name))
+    n = len(rows)
+    docs = np.asarray(doc, dtype=np.int64)
+    count = np.bincount(docs, minlength=len(texts)).astype(np.int64)
+    first = np.concatenate(([0], np.cumsum(count)[:-1])) if len(texts) else np.zeros(0, np.int64)
+    spans = np.array(found, dtype=np.int64).reshape(n, 3)
+    lengths = np.fromiter((len(row["input_ids"]) for row in rows), np.int64, n)
+    extra = {"text_mask": (spans[:, 0], spans[:, 1])}
+    if template.has_mask:
+        extra["mask_token_mask"] = (spans[:, 2], spans[:, 2] + 1)
+    keys = [k for k in encoded if k != "offset_mapping"]
+    return Windows(
+        features={k: [row[k] for row in rows] for k in keys},
+        doc=docs,
+        index=np.arange(n, dtype=np.int64) - first[docs],
+        count=count,
+        lengths=lengths,
+        pool_start=np.zeros(n, dtype=np.int64),
+        pool_stop=lengths.copy(),
+        truncated=count > 1,
         spans=extra,
     )
