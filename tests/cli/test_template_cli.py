@@ -131,15 +131,20 @@ def test_train_and_predict_take_a_user_template(bert, tmp_path, capsys):
 
 
 @pytest.mark.parametrize(
-    ("extra", "message"),
+    ("family", "extra", "message"),
     [
-        (["--pooling", "promptbert:mask", "--max-length", "8"], "template 'promptbert' takes"),
-        (["--pooling", "nosuch:mean"], "unknown template 'nosuch'"),
+        ("bert", ["--pooling", "promptbert:mask", "--max-length", "8"], "'promptbert' takes"),
+        ("bert", ["--pooling", "nosuch:mean"], "unknown template 'nosuch'"),
+        ("bert", ["--pooling", "x:mean", "--template", "x=no text"], "template 'x': it needs"),
+        ("gpt2", ["--pooling", "promptbert:mean"], "holds [MASK], but this model's tokenizer"),
     ],
 )
-def test_train_refuses_bad_templates_before_writing(extra, message, bert, tmp_path, capsys):
-    out = tmp_path / "run"
-    argv = ["train", str(_labelled(tmp_path)), "--model", bert, "--task", "classification"]
+def test_train_refuses_bad_templates_before_writing(
+    family, extra, message, tiny_dir, tmp_path, capsys
+):
+    out, model = tmp_path / "run", str(tiny_dir(family))
+    capsys.readouterr()  # building the tiny model may report progress
+    argv = ["train", str(_labelled(tmp_path)), "--model", model, "--task", "classification"]
     argv += ["--label-column", "label"]
     assert main([*argv, "--out", str(out), *extra]) == 2
     err = capsys.readouterr().err.strip()
