@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +69,9 @@ class Embedding:
             in any of the passes (under a template, the text is cut, never the template).
         num_passes: forward passes over the texts: one per distinct prompt template (the plain
             text counts as one).
+        text_tokens: (n,) int64 tokens each text ran through the model (all its windows and
+            passes; sums to ``num_tokens``).
+        truncated: (n,) bool, the texts ``num_truncated`` counts.
     """
 
     vectors: dict[str, np.ndarray]
@@ -76,6 +79,8 @@ class Embedding:
     num_tokens: int
     num_truncated: int
     num_passes: int = 1
+    text_tokens: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    truncated: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
 
 
 class Encoder:
@@ -309,14 +314,18 @@ class Encoder:
         for key, fitted in stages.items():  # after the model's own normalisation
             outputs[key] = fitted.transform(outputs[key])
         truncated = np.zeros(len(texts), dtype=bool)
+        text_tokens = np.zeros(len(texts), dtype=np.int64)
         for w in windows.values():
             truncated |= w.truncated
+            np.add.at(text_tokens, w.doc, w.lengths)
         return Embedding(
             vectors=outputs,
             num_texts=len(texts),
             num_tokens=sum(w.num_tokens for w in windows.values()),
             num_truncated=int(truncated.sum()),
             num_passes=len(groups),
+            text_tokens=text_tokens,
+            truncated=truncated,
         )
 
     def _windows(self, texts: list[str], template: str | None) -> Windows:
