@@ -107,6 +107,11 @@ def test_too_long_inputs_truncate_with_header_or_refuse(tiny_st, one_thread):
         assert body["usage"]["prompt_tokens"] == 6 + 3
         status, headers, _ = post(port, "/v1/embeddings", {"input": ["great"]})
         assert TRUNCATED_HEADER.lower() not in headers
+        tokenizer = served.encoder.backbone.tokenizer
+        ids = [tokenizer(t, add_special_tokens=False)["input_ids"] for t in (long_text, "great")]
+        status, headers, body = post(port, "/v1/embeddings", {"input": ids})
+        assert status == 200 and headers[TRUNCATED_HEADER.lower()] == "1"
+        np.testing.assert_allclose([d["embedding"] for d in body["data"]], expected, atol=1e-6)
         refused = {"input": ["great", long_text], "truncate": False}
         status, _, body = post(port, "/v1/embeddings", refused)
         assert status == 413 and body["error"]["code"] == "input_too_long"
@@ -136,3 +141,17 @@ def test_docs_and_health(tiny_server):
     assert status == 200 and "swagger" in page.lower()
     status, _, schema = request(tiny_server, "GET", "/openapi.json")
     assert {"/v1/embeddings", "/embed", "/predict", "/v1/models"} <= set(schema["paths"])
+
+
+def test_token_ids_are_this_models_tokens(client, reference):
+    encoder, _ = reference
+    tokenizer = encoder.backbone.tokenizer
+    ids = [tokenizer(text, add_special_tokens=False)["input_ids"] for text in TEXTS]
+    reply = client.embeddings.create(input=ids, model="tiny", encoding_format="float")
+    np.testing.assert_allclose([d.embedding for d in reply.data], encoder.encode(TEXTS), atol=1e-6)
+    assert reply.usage.prompt_tokens == sum(len(one) + 2 for one in ids)  # + [CLS] [SEP]
+    one = client.embeddings.create(input=ids[1], model="tiny", encoding_format="float")
+    np.testing.assert_allclose(one.data[0].embedding, encoder.encode(TEXTS[1:2])[0], atol=1e-6)
+    b64 = client.embeddings.create(input=ids, model="tiny:cls@-2")  # the client's base64 default
+    unit = encoder.encode_many(TEXTS, ["cls@-2"])["cls@-2"]
+    np.testing.assert_allclose([d.embedding for d in b64.data], unit, atol=1e-6)

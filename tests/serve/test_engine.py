@@ -111,8 +111,9 @@ def small_limits(tiny_served):
         (b'{"input": ["a", ', 400, "not valid JSON"),
         (b'{"input": 5}', 400, "input must be a string or a list of strings"),
         (b'{"input": ["a", 5]}', 400, "input must be a string or a list of strings"),
-        (b'{"input": [[101, 2023], [7]]}', 400, "token ids"),
-        (b'{"input": [101, 2023]}', 400, "token ids"),
+        (b'{"input": [[1, 2], [7, -1]]}', 400, "input[1][1] is token id -1"),
+        (b'{"input": [3, 99999]}', 400, "input[1] is token id 99999"),
+        (b'{"input": [[1], [2, 3.5]]}', 400, "token ids (a list of ints"),
         (b'{"input": []}', 400, "must not be empty"),
         (b'{"input": "great", "model": "tiny:max@-4:"}', 404, "served: tiny:mean, tiny:cls@-2"),
         (b'{"input": "great", "model": "other"}', 404, "not served here"),
@@ -203,6 +204,9 @@ def test_prompt_templates_batch_apart_with_their_own_token_counts(tiny_st, one_t
     ]
     with running(create_app(served, settings)) as port, ThreadPoolExecutor(4) as pool:
         replies = list(pool.map(lambda body: post(port, "/v1/embeddings", body), requests))
+        ids = {"input": [[1, 2, 3]], "model": "tiny:query:mean"}
+        status, _, refused = post(port, "/v1/embeddings", ids)
+        assert status == 400 and refused["error"]["code"] == "token_ids_with_template"
     assert all(len(set(specs)) == 1 for specs in calls)  # a template never shares a pass
     encoder = Encoder(tiny_st)
     tokenizer = encoder.backbone.tokenizer

@@ -29,6 +29,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--pooling", action="append", default=[], metavar="SPEC", help="a strategy to serve"
     )
+    parser.add_argument(
+        "--transform",
+        default=None,
+        metavar="STATE",
+        help="fitted stages for --pooling specs with them ('mean | whiten(256)', '| int8'): the "
+        ".stages.safetensors file `hiddenpool embed --fit/--fit-self` writes; the server then "
+        "gives the vectors `embed --transform STATE` gives",
+    )
     parser.add_argument("--served-name", default=None, help="model name (default: folder name)")
     parser.add_argument("--backend", choices=("torch", "onnx", "onnx-int8"), default="torch")
     net = parser.add_argument_group("network and limits")
@@ -45,9 +53,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     net.add_argument(
         "--max-wait-ms",
         type=float,
-        default=2.0,
+        default=10.0,
         metavar="MS",
-        help="how long an idle model waits for more requests (default: 2)",
+        help="how long the model waits for more requests when fewer are queued than its last "
+        "batch held (a lone client never waits; default: 10)",
     )
     net.add_argument(
         "--max-queue",
@@ -97,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
         max_length=args.max_length,
         trust_remote_code=args.trust_remote_code,
         allow_pickle=args.allow_pickle,
+        transform=args.transform,
     )
     engine = EngineSettings(
         max_batch_tokens=args.max_batch_tokens or served.encoder.batch_tokens,
@@ -114,7 +124,8 @@ def run(args: argparse.Namespace) -> int:
     for strategy in served.strategies:
         flag = " (default)" if strategy is served.default else ""
         norm = ", L2-normalised" if strategy.normalize else ""
-        print(f"  {strategy.name}{flag}: width {strategy.width}{norm}", file=sys.stderr)
+        kind = f", {strategy.dtype} values" if strategy.dtype != "float32" else ""
+        print(f"  {strategy.name}{flag}: width {strategy.width}{norm}{kind}", file=sys.stderr)
         print(f"    pooling from {strategy.source}", file=sys.stderr)
     if served.predictor is not None:
         print("  POST /predict: the trained head's predictions", file=sys.stderr)

@@ -21,7 +21,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
-from hiddenpool.serve.engine import Engine, EngineSettings, QueueFull, Rows
+from hiddenpool.serve.engine import Engine, EngineSettings, Kind, QueueFull, Rows
 from hiddenpool.serve.guard import Guard
 from hiddenpool.serve.metrics import CONTENT_TYPE, ServeMetrics
 from hiddenpool.serve.schemas import (
@@ -58,21 +58,53 @@ class ServeSettings:
 
 
 def _texts(value: Any, name: str) -> list[str]:
-    """A request's texts as a list, refusing token ids and empty lists."""
+    """A request's texts as a list, refusing empty lists."""
     if isinstance(value, str):
         return [value]
     if not value:
         message = f"{name} must not be empty: give a text or a list of texts"
         raise ApiError(400, message, param=name)
-    if not all(isinstance(v, str) for v in value):
-        raise ApiError(
-            400,
-            f"{name} holds token ids: this server takes text (a string or a list of strings), "
-            "tokenised with the served model's own tokenizer",
-            param=name,
-            code="token_ids_not_supported",
-        )
     return list(value)
+
+
+def _inputs(value: Any, name: str, vocabulary: int) -> tuple[Kind, list[Any]]:
+    """OpenAI's ``input``: texts, or token ids (one list of ints, or a list of them).
+
+    Token ids must be ids of the served model's tokenizer (see :mod:`.token_ids`).
+    """
+    texts = _texts(value, name)
+    if isinstance(texts[0], str):
+        return "embed", texts
+    single = isinstance(texts[0], int)
+    lists: list[list[int]] = [texts] if single else texts
+    for i, ids in enumerate(lists):
+        for j, token in enumerate(ids):
+            if not 0 <= token < vocabulary:
+                where = f"{name}[{j}]" if single else f"{name}[{i}][{j}]"
+                raise ApiError(
+                    400,
+                    f"{where} is token id {token}; this model's tokenizer has ids 0 to "
+                    f"{vocabulary - 1}",
+                    param=name,
+                    code="invalid_token_id",
+                )
+    return "ids", [list(ids) for ids in lists]
+
+
+def _served_vectors(
+    strategy: ServedStrategy, pooled: np.ndarray, dimensions: int | None
+) -> np.ndarray:
+    """A strategy's vectors from pooled ones, cut to ``dimensions`` (then re-normalised when
+    the strategy's vectors are unit length)."""
+    if strategy.stages is None:  # cut first, then the model's normalisation
+        vectors = pooled if dimensions is None else pooled[:, :dimensions]
+        return normalized(np.ascontiguousarray(vectors)) if strategy.normalize else vectors
+    vectors = strategy.finish(pooled)
+    if dimensions is not None:
+        vectors = vectors[:, :dimensions]
+        if strategy.unit:
+            vectors = normalized(np.ascontiguousarray(vectors))
+    return vectors
 
 
 def _validation_message(error: RequestValidationError) -> str:
@@ -86,7 +118,12 @@ def _validation_message(error: RequestValidationError) -> str:
         loc = [str(p) for p in problem.get("loc", ()) if p != "body"]
         fields.append(loc[0] if loc else "body")
     field = fields[0] if fields else "body"
-    if field in ("input", "inputs"):
+    if field == "input":
+        return (
+            "input must be a string or a list of strings, or token ids (a list of ints, or a "
+            "list of lists of ints)"
+        )
+    if field == "inputs":
         return f"{field} must be a string or a list of strings"
     first = problems[0] if problems else {}
     return f"{field}: {first.get('msg', 'invalid')}"
@@ -106,7 +143,7 @@ class _Routes:
         except KeyError as error:
             raise ApiError(404, str(error.args[0]), param=field, code="model_not_found") from None
 
-    def check_limits(self, texts: list[str], field: str) -> None:
+    def check_limits(self, texts: list[Any], field: str) -> None:
         limit = self.settings.max_inputs
         if len(texts) > limit:
             raise ApiError(
@@ -118,17 +155,17 @@ class _Routes:
         chars = self.settings.max_input_chars
         for i, text in enumerate(texts):
             if len(text) > chars:
+                unit = "characters" if isinstance(text, str) else "token ids"
                 raise ApiError(
                     413,
-                    f"{field}[{i}] has {len(text)} characters; the limit is {chars} "
-                    "(max_input_chars)",
+                    f"{field}[{i}] has {len(text)} {unit}; the limit is {chars} (max_input_chars)",
                     param=field,
                     code="max_input_chars",
                 )
 
-    async def run(self, texts: list[str], spec: str, kind: str = "embed") -> Rows:
+    async def run(self, texts: list[Any], spec: str, kind: Kind = "embed") -> Rows:
         try:
-            return await self.engine.submit(texts, spec, kind)  # type: ignore[arg-type]
+            return await self.engine.submit(texts, spec, kind)
         except QueueFull as error:
             raise ApiError(
                 429, str(error), code="queue_full", headers={"Retry-After": str(error.retry_after)}
@@ -152,23 +189,21 @@ class _Routes:
         return {TRUNCATED_HEADER: str(count)} if count else {}
 
     async def openai(self, body: EmbeddingRequest) -> Response:
-        texts = _texts(body.input, "input")
+        kind, inputs = _inputs(body.input, "input", self.served.vocabulary_size)
         strategy = self.strategy(body.model)
-        self.check_limits(texts, "input")
-        if body.dimensions is not None and body.dimensions > strategy.width:
+        self.check_limits(inputs, "input")
+        self.check_dimensions(strategy, body.dimensions)
+        if kind == "ids" and self.served.template_of(strategy.spec) is not None:
             raise ApiError(
                 400,
-                f"dimensions {body.dimensions} is more than {strategy.name}'s width "
-                f"{strategy.width}",
-                param="dimensions",
+                f"{strategy.name} places text in a prompt template; token-id inputs take none: "
+                "send text, or pick a strategy without a template",
+                param="input",
+                code="token_ids_with_template",
             )
-        rows = await self.run(texts, strategy.spec)
+        rows = await self.run(inputs, strategy.pooling, kind)
         self.refuse_truncated(rows, body.truncate, "input")
-        vectors = rows.values
-        if body.dimensions is not None:
-            vectors = vectors[:, : body.dimensions]
-        if strategy.normalize:
-            vectors = normalized(np.ascontiguousarray(vectors))
+        vectors = _served_vectors(strategy, rows.values, body.dimensions)
         data = [
             {"object": "embedding", "index": i, "embedding": _encode(v, body.encoding_format)}
             for i, v in enumerate(vectors)
@@ -181,13 +216,39 @@ class _Routes:
         }
         return _json(content, self.headers(rows))
 
+    def check_dimensions(self, strategy: ServedStrategy, dimensions: int | None) -> None:
+        if dimensions is None:
+            return
+        if strategy.dtype != "float32":
+            raise ApiError(
+                400,
+                f"dimensions cuts float vectors; {strategy.name} gives {strategy.dtype} values",
+                param="dimensions",
+            )
+        if dimensions > strategy.width:
+            raise ApiError(
+                400,
+                f"dimensions {dimensions} is more than {strategy.name}'s width {strategy.width}",
+                param="dimensions",
+            )
+
     async def tei(self, body: TeiEmbedRequest) -> Response:
         texts = _texts(body.inputs, "inputs")
         strategy = self.strategy(body.model)
         self.check_limits(texts, "inputs")
-        rows = await self.run(texts, strategy.spec)
+        if strategy.stages is not None and "normalize" in body.model_fields_set:
+            raise ApiError(
+                400,
+                f"{strategy.name} ends in its own stages, which decide its output; normalize "
+                "applies to strategies without stages (add '| normalize' to the spec)",
+                param="normalize",
+            )
+        rows = await self.run(texts, strategy.pooling)
         self.refuse_truncated(rows, body.truncate, "inputs")
-        vectors = normalized(rows.values) if body.normalize else rows.values
+        if strategy.stages is not None:
+            vectors = strategy.finish(rows.values)
+        else:
+            vectors = normalized(rows.values) if body.normalize else rows.values
         return _json(vectors.tolist(), self.headers(rows))
 
     async def predict(self, body: PredictRequest) -> Response:
@@ -223,6 +284,7 @@ class _Routes:
                     "spec": s.spec,
                     "width": s.width,
                     "normalize": s.normalize,
+                    "dtype": s.dtype,
                     "pooling_source": s.source,
                     "default": s is self.served.default,
                 }
@@ -232,6 +294,8 @@ class _Routes:
 
 
 def _encode(vector: np.ndarray, encoding: str) -> Any:
+    """float: JSON numbers (integers for an int8/uint8/binary strategy); base64: little-endian
+    float32 bytes, always (OpenAI's clients decode base64 as float32; integers are exact in it)."""
     if encoding == "base64":
         return base64.b64encode(vector.astype("<f4").tobytes()).decode("ascii")
     return vector.tolist()

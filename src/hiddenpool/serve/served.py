@@ -6,6 +6,11 @@ pooling config). Here the pooling comes from the model's own config: a sentence-
 folder's Pooling module, or the trained pooler of a ``hiddenpool train`` folder. A folder with
 neither is refused unless ``pooling`` is given, and every served name records where its pooling
 came from.
+
+A strategy with post-pooling stages (``mean | whiten(256)``) serves the stages ``hiddenpool embed
+--fit`` fitted (the state file ``--transform`` reads), refused for another model or strategy, so
+the server gives the vectors ``embed --transform STATE`` gives; stages that need no fitting
+(``| truncate(k) | normalize``, ``| binary``) need no state.
 """
 
 from __future__ import annotations
@@ -20,11 +25,14 @@ import torch
 
 from hiddenpool.backbone import Backbone, default_model_path, load_backbone
 from hiddenpool.backbone.sentence_transformers import read_sentence_transformers_folder
-from hiddenpool.encode import Encoder, tokenize_windows
+from hiddenpool.encode import Embedding, Encoder
 from hiddenpool.pooling import Pooler, Strategy, parse_strategy
-from hiddenpool.pooling.templates import create_template
+from hiddenpool.pooling.stages import stages_dtype
+from hiddenpool.postprocess import FittedStages, fit_stages
+from hiddenpool.serve.token_ids import id_windows
 
 if TYPE_CHECKING:
+    from hiddenpool.postprocess.state import StageState
     from hiddenpool.train import PooledModel
 
 __all__ = ["Batch", "ServedModel", "ServedStrategy", "load_served_model", "normalized"]
@@ -37,9 +45,11 @@ class ServedStrategy:
     Attributes:
         name: what a request's ``model`` field names it by (``MODEL:SPEC``).
         spec: the canonical spec.
-        width: vector width.
-        normalize: whether its vectors are L2-normalised (the model's own Normalize module).
+        width: vector width (bytes of packed bits after ``| binary``).
+        normalize: whether pooled vectors are L2-normalised (the model's own Normalize module),
+            before any stage.
         source: why the server uses this pooling, in words.
+        stages: the spec's post-pooling stages, fitted; None without stages.
     """
 
     name: str
@@ -47,6 +57,30 @@ class ServedStrategy:
     width: int
     normalize: bool
     source: str
+    stages: FittedStages | None = None
+
+    @property
+    def pooling(self) -> str:
+        """The spec without its stages: what the model thread computes."""
+        return str(parse_strategy(self.spec).pooling)
+
+    @property
+    def dtype(self) -> str:
+        """float32, or int8/uint8 after a quantising stage."""
+        return stages_dtype(parse_strategy(self.spec).stages)
+
+    @property
+    def unit(self) -> bool:
+        """Its vectors are unit length: the model normalises and no stage follows, or the last
+        stage is ``normalize``."""
+        stages = parse_strategy(self.spec).stages
+        return stages[-1].name == "normalize" if stages else self.normalize
+
+    def finish(self, pooled: np.ndarray) -> np.ndarray:
+        """Pooled vectors -> the served form: the model's normalisation, then the stages (as
+        :meth:`Encoder.embed` applies them)."""
+        out = normalized(np.ascontiguousarray(pooled)) if self.normalize else pooled
+        return self.stages.transform(out) if self.stages is not None else out
 
 
 @dataclass(frozen=True)
@@ -70,7 +104,26 @@ def normalized(vectors: np.ndarray) -> np.ndarray:
     return torch.nn.functional.normalize(torch.from_numpy(vectors), p=2.0, dim=-1).numpy()
 
 
-class _TrainedEncoder(Encoder):
+class _ServeEncoder(Encoder):
+    """An Encoder that also embeds inputs given as token ids (see :mod:`.token_ids`)."""
+
+    def embed_ids(self, ids: list[list[int]], specs: Sequence[str], batch_tokens: int) -> Embedding:
+        """Pooled vectors (unnormalised) of token-id inputs, in one forward pass per batch."""
+        windows = id_windows(self.backbone.tokenizer, ids, self.max_length)
+        poolers = {spec: self.pooler(spec) for spec in specs}
+        outputs = {k: np.zeros((len(ids), p.width), np.float32) for k, p in poolers.items()}
+        self._run_pass(windows, poolers, outputs, None, batch_tokens, lambda done, tokens: None)
+        return Embedding(
+            vectors=outputs,
+            num_texts=len(ids),
+            num_tokens=windows.num_tokens,
+            num_truncated=int(windows.truncated.sum()),
+            text_tokens=windows.lengths,
+            truncated=windows.truncated,
+        )
+
+
+class _TrainedEncoder(_ServeEncoder):
     """An Encoder that also runs one trained (learned) pooler: that of a PooledModel."""
 
     def __init__(self, model: PooledModel, **kwargs: object) -> None:
@@ -78,7 +131,7 @@ class _TrainedEncoder(Encoder):
         super().__init__(model.backbone, **kwargs)  # type: ignore[arg-type]
 
     def pooler(self, spec: str | Strategy) -> Pooler:
-        if parse_strategy(spec) == self._trained.strategy:
+        if parse_strategy(spec).pooling == self._trained.strategy:
             return self._trained
         return super().pooler(spec)
 
@@ -95,7 +148,7 @@ class ServedModel:
 
     def __init__(
         self,
-        encoder: Encoder,
+        encoder: _ServeEncoder,
         name: str,
         strategies: Sequence[ServedStrategy],
         predictor: PooledModel | None = None,
@@ -153,32 +206,33 @@ class ServedModel:
             batch_tokens: padded tokens per forward pass.
             sizes: texts per request (None: one request).
         """
-        sizes = [len(texts)] if sizes is None else list(sizes)
         templates = {self.template_of(spec) for spec in specs}
         if len(templates) > 1:
             raise ValueError(f"one group, one prompt template: got {sorted(map(str, templates))}")
         result = self.encoder.embed(texts, list(specs), batch_tokens=batch_tokens)
-        if len(sizes) == 1 and result.num_truncated == 0:  # the counts Embedding gives suffice
-            tokens = np.array([result.num_tokens], dtype=np.int64)
-            return Batch(result.vectors, tokens, np.zeros(len(texts), dtype=bool))
-        # per request and per text: tokenise again, only the texts (no forward pass)
-        template = next(iter(templates), None)
-        windows = tokenize_windows(
-            self.encoder.backbone.tokenizer,
-            texts,
-            self.max_length,
-            template=create_template(template) if template is not None else None,
-        )
-        per_text = np.zeros(len(texts), dtype=np.int64)
-        np.add.at(per_text, windows.doc, windows.lengths)
-        owner = np.repeat(np.arange(len(sizes)), sizes)  # the request of each text
-        tokens = np.bincount(owner, weights=per_text, minlength=len(sizes)).astype(np.int64)
-        return Batch(result.vectors, tokens, windows.truncated.astype(bool))
+        return _per_request(result, sizes)
+
+    def embed_ids(
+        self,
+        ids: list[list[int]],
+        specs: Sequence[str],
+        batch_tokens: int,
+        sizes: Sequence[int] | None = None,
+    ) -> Batch:
+        """:meth:`embed` for inputs given as token ids of this model's tokenizer."""
+        if any(self.template_of(spec) is not None for spec in specs):
+            raise ValueError("token-id inputs take no prompt template")
+        return _per_request(self.encoder.embed_ids(ids, specs, batch_tokens), sizes)
 
     @staticmethod
     def template_of(spec: str) -> str | None:
         """The prompt template ``spec`` places texts in (None: the plain text)."""
         return parse_strategy(spec).template
+
+    @property
+    def vocabulary_size(self) -> int:
+        """Token ids a request may send: 0 .. vocabulary_size - 1."""
+        return len(self.encoder.backbone.tokenizer)
 
     def predict(self, texts: list[str], batch_tokens: int) -> np.ndarray:
         """(n, K) predictions of the trained head (values or probabilities)."""
@@ -189,6 +243,14 @@ class ServedModel:
             raise ValueError("this model has no trained head")
         logits = predict_logits(self.predictor, texts, batch_tokens=batch_tokens)
         return predictions_from_logits(self.predictor.pooled_config.task, logits)
+
+
+def _per_request(result: Embedding, sizes: Sequence[int] | None) -> Batch:
+    """A group's result with its token counts summed per request."""
+    counts = [result.num_texts] if sizes is None else list(sizes)
+    owner = np.repeat(np.arange(len(counts)), counts)  # the request of each text
+    tokens = np.bincount(owner, weights=result.text_tokens, minlength=len(counts))
+    return Batch(result.vectors, tokens.astype(np.int64), result.truncated.astype(bool))
 
 
 def _display_name(model: str | Path | None, backbone: Backbone) -> str:
@@ -215,15 +277,59 @@ def _strategies(
     encoder: Encoder,
     chosen: Sequence[tuple[str, str]],
     normalize: bool,
+    state: StageState | None = None,
+    state_source: str = "",
 ) -> list[ServedStrategy]:
     served: dict[str, ServedStrategy] = {}
     for spec, source in chosen:
-        canonical = str(parse_strategy(spec))
+        strategy = parse_strategy(spec)
+        canonical = str(strategy)
         key = f"{name}:{canonical}"
         if key not in served:
             width = encoder.width(canonical)
-            served[key] = ServedStrategy(key, canonical, width, normalize, source)
+            stages = _stages(strategy, encoder, normalize, state, state_source)
+            if stages is not None and any(s.entry.fitted for s in strategy.stages):
+                source = (
+                    f"{source}; stages fitted on {stages.fitted_on or 'a file'} ({state_source})"
+                )
+            served[key] = ServedStrategy(key, canonical, width, normalize, source, stages)
     return list(served.values())
+
+
+def _stages(
+    strategy: Strategy,
+    encoder: Encoder,
+    normalize: bool,
+    state: StageState | None,
+    source: str,
+) -> FittedStages | None:
+    """The fitted stages of ``strategy``: from ``state``, or built when no stage needs fitting.
+
+    Raises:
+        ValueError: a stage needs fitting and no state is given, the state holds no fit for
+            this strategy, or it was fitted on another model, normalisation or max_length.
+    """
+    from hiddenpool.encode.fitting import backbone_identity
+
+    if not strategy.stages:
+        return None
+    if not any(stage.entry.fitted for stage in strategy.stages):
+        width = encoder.pooler(strategy).width
+        return fit_stages(strategy, np.zeros((0, width), np.float32), width)
+    if state is None:
+        fitted = ", ".join(str(s) for s in strategy.stages if s.entry.fitted)
+        raise ValueError(
+            f"--pooling {str(strategy)!r}: {fitted} must be fitted first; give --transform STATE "
+            "(the .stages.safetensors file `hiddenpool embed --fit/--fit-self` writes)"
+        )
+    identity = backbone_identity(encoder.backbone, normalize, encoder.max_length)
+    state.check(identity, [], source)
+    for fitted_stages in state.fitted.values():
+        if fitted_stages.strategy == strategy:
+            return fitted_stages
+    raise ValueError(
+        f"{source} holds fitted stages for {', '.join(state.fitted)}, not for {strategy}"
+    )
 
 
 def load_served_model(
@@ -237,6 +343,7 @@ def load_served_model(
     max_length: int | None = None,
     trust_remote_code: bool = False,
     allow_pickle: bool = False,
+    transform: str | Path | None = None,
 ) -> ServedModel:
     """Load ``model`` for serving ``pooling`` (or its own pooling when none is given).
 
@@ -246,14 +353,26 @@ def load_served_model(
             MiniLM-L6 with its own mean pooling).
         pooling: specs to serve; the first is the default. Empty: the model's own.
         served_name: the model name requests use (default: the folder's name).
+        transform: a fitted state (``embed --fit``'s ``.stages.safetensors``) for the specs with
+            fitted stages (``mean | whiten(256)``).
 
     Raises:
-        ValueError: the model has no pooling config and ``pooling`` is empty; a K-fold folder.
+        ValueError: the model has no pooling config and ``pooling`` is empty; a K-fold folder;
+            fitted stages without ``transform``, or a state from another model or strategy.
     """
+    from hiddenpool.postprocess.state import load_state
     from hiddenpool.train.config import is_pooled_model_dir
 
+    if transform is not None and not any(parse_strategy(s).stages for s in pooling):
+        raise ValueError(
+            f"--transform {transform}: no --pooling spec has stages to apply it to "
+            "(e.g. 'mean | whiten(256)')"
+        )
+    state = load_state(transform) if transform is not None else None
     opts = {"trust_remote_code": trust_remote_code, "allow_pickle": allow_pickle}
     if model is not None and Path(model).is_dir() and is_pooled_model_dir(Path(model)):
+        if state is not None:
+            raise ValueError(f"--transform {transform}: a trained model serves no fitted stages")
         return _load_trained(Path(model), pooling, served_name, backend, device, dtype, opts)
     if model is not None and Path(model).is_dir() and any(Path(model).glob("fold*/")):
         raise ValueError(
@@ -269,7 +388,7 @@ def load_served_model(
             "identify` from vectors it gave elsewhere"
         )
     backbone = load_backbone(model, device=device, dtype=dtype, **opts)
-    encoder = Encoder(backbone, own, normalize=False, max_length=max_length, backend=backend)
+    encoder = _ServeEncoder(backbone, own, normalize=False, max_length=max_length, backend=backend)
     name = served_name or _display_name(model, backbone)
     if pooling:
         note = f"the model's own is {own}" if own is not None else "the model names none"
@@ -277,7 +396,8 @@ def load_served_model(
     else:
         chosen = [(str(own), f"the model's own sentence-transformers Pooling ({where})")]
     normalize = own_normalize if own is not None else backbone.normalize
-    return ServedModel(encoder, name, _strategies(name, encoder, chosen, normalize))
+    strategies = _strategies(name, encoder, chosen, normalize, state, str(transform))
+    return ServedModel(encoder, name, strategies)
 
 
 def _load_trained(
