@@ -168,3 +168,21 @@ def test_export_cli_takes_a_trained_model_folder(tiny_backbone, tmp_path, capsys
     with torch.no_grad():
         expected = model.pool(model.forward_features(model.backbone.tokenize(texts))).numpy()
     np.testing.assert_allclose(st_model.encode(texts), expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("spec", ["mean", "attention"])  # native Pooling, and hiddenpool's module
+def test_a_trained_folder_exports_the_length_it_was_trained_with(spec, tiny_backbone, tmp_path):
+    import torch
+
+    from hiddenpool.train import PooledModel, PooledModelConfig
+
+    config = PooledModelConfig(spec, "regression", labels=("y",), targets=("y",), max_length=8)
+    model = PooledModel(tiny_backbone("bert"), config).eval()
+    assert tiny_backbone("bert").max_length > 8
+    saved = model.save_pretrained(tmp_path / "trained")
+    out = export_sentence_transformers(saved, None, tmp_path / "st")
+    st_model = st.SentenceTransformer(str(out), device="cpu", trust_remote_code=True)
+    texts = [" ".join(SENTENCES), SENTENCES[1]]  # the first is far longer than 8 tokens
+    with torch.no_grad():  # the trained model's own reading: cut at 8 tokens
+        expected = model.pool(model.forward_features(model.tokenize(texts))).numpy()
+    np.testing.assert_allclose(st_model.encode(texts), expected, atol=1e-5)

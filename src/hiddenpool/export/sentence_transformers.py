@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +67,8 @@ def _trained_pooler(model: str | Path | Backbone | None) -> tuple[Backbone, Pool
     from hiddenpool.train import PooledModel
 
     trained = PooledModel.from_pretrained(model)
-    return trained.backbone, trained.pooling.eval()
+    # it reads texts cut at the length it was trained with, which may be below the backbone's
+    return replace(trained.backbone, max_length=trained.max_length), trained.pooling.eval()
 
 
 def _write_json(path: Path, data: object) -> None:
