@@ -144,7 +144,7 @@ def test_an_export_that_disagrees_with_torch_is_refused_and_not_cached(tiny_back
 
     monkeypatch.setattr(backends.TorchBackend, "__call__", shifted)
     encoder = Encoder(tiny_backbone("bert"), backend="onnx")
-    with pytest.raises(ValueError, match="differs from PyTorch by 1; use --backend torch"):
+    with pytest.raises(ValueError, match=r"differs from PyTorch by 1; use backend='torch'"):
         encoder.encode(["good"])
     assert not list(encoder.backend.cache_dir.glob("*/model.onnx"))  # type: ignore[attr-defined]
     assert not list(encoder.backend.cache_dir.glob(".export-*"))  # type: ignore[attr-defined]

@@ -117,7 +117,7 @@ def test_resume_continues_from_the_last_checkpoint(tiny_dir, tmp_path, monkeypat
     first_log = json.loads((checkpoint / "trainer_state.json").read_text())["log_history"]
     monkeypatch.setattr(PooledModel, "forward", forward)
 
-    with pytest.raises(ValueError, match="pass --resume"):
+    with pytest.raises(ValueError, match="pass resume=True"):
         train(config, data=data, verbose=False)
     result = train(config.replace(resume=True, keep_checkpoints=True), data=data, verbose=False)
     state = json.loads(

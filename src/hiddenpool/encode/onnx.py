@@ -79,7 +79,7 @@ def _require_onnxruntime() -> Any:
     except ImportError:
         raise ValueError(
             "the onnx backend needs ONNX Runtime: pip install 'hiddenpool[onnx]' "
-            "(onnx, onnxruntime), or use --backend torch"
+            "(onnx, onnxruntime), or use backend='torch'"
         ) from None
     return onnxruntime
 
@@ -205,7 +205,7 @@ def _verify(
     if diff > 1e-4:
         raise ValueError(
             f"{backbone.name}: the ONNX export differs from PyTorch by {diff:.2g}; "
-            "use --backend torch for this model"
+            "use backend='torch' for this model"
         )
 
 

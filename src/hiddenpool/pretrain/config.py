@@ -92,35 +92,35 @@ class PretrainConfig:
 
     def __post_init__(self) -> None:
         if self.size not in SIZES:
-            raise ValueError(f"--size {self.size!r} is unknown; expected one of {', '.join(SIZES)}")
+            raise ValueError(f"size={self.size!r} is unknown; expected one of {', '.join(SIZES)}")
         if self.tokenizer not in (None, "train", "from-model"):
-            raise ValueError(f"--tokenizer {self.tokenizer!r}: expected train or from-model")
+            raise ValueError(f"tokenizer={self.tokenizer!r}: expected train or from-model")
         if self.from_model is None and self.tokenizer == "from-model":
             raise ValueError(
-                "--tokenizer from-model needs --from MODEL (from scratch it is trained)"
+                "tokenizer='from-model' needs `from_model` (from scratch it is trained)"
             )
         if self.from_model is not None and self.tokenizer == "train":
             raise ValueError(
-                "--tokenizer train cannot go with --from: the model's embeddings belong to its "
-                "own tokenizer; drop one of them"
+                "tokenizer='train' cannot go with `from_model`: the model's embeddings belong "
+                "to its own tokenizer; drop one of them"
             )
         checks = {
-            "--vocab-size": (self.vocab_size, 256 + 5),
-            "--max-length": (self.max_length, 8),
-            "--batch-size": (self.batch_size, 1),
-            "--save-steps": (self.save_steps, 1),
-            "--logging-steps": (self.logging_steps, 1),
-            "--max-eval-blocks": (self.max_eval_blocks, 1),
+            "vocab_size": (self.vocab_size, 256 + 5),
+            "max_length": (self.max_length, 8),
+            "batch_size": (self.batch_size, 1),
+            "save_steps": (self.save_steps, 1),
+            "logging_steps": (self.logging_steps, 1),
+            "max_eval_blocks": (self.max_eval_blocks, 1),
         }
         for flag, (value, least) in checks.items():
             if value < least:
-                raise ValueError(f"{flag} must be at least {least}, got {value}")
+                raise ValueError(f"`{flag}` must be at least {least}, got {value}")
         if not 0.0 < self.mlm_probability < 1.0:
-            raise ValueError(f"--mlm-probability must be in (0, 1), got {self.mlm_probability}")
+            raise ValueError(f"`mlm_probability` must be in (0, 1), got {self.mlm_probability}")
         if not 0.0 < self.eval_fraction < 1.0:
-            raise ValueError(f"--eval-fraction must be in (0, 1), got {self.eval_fraction}")
+            raise ValueError(f"`eval_fraction` must be in (0, 1), got {self.eval_fraction}")
         if self.max_steps <= 0 and self.epochs <= 0:
-            raise ValueError("give --epochs > 0 or --max-steps > 0")
+            raise ValueError("give `epochs` > 0 or `max_steps` > 0")
 
     @property
     def continued(self) -> bool:

@@ -88,25 +88,25 @@ def _check_out(out: Path, config: PretrainConfig, resume: bool) -> bool:
     work = out / WORK / "run.json"
     if (out / RECORD).is_file():
         raise ValueError(
-            f"{out}: already holds a finished pretrained model ({RECORD}); choose another --out"
+            f"{out}: already holds a finished pretrained model ({RECORD}); choose another `out`"
         )
     if not work.is_file():
         shown = ", ".join(sorted(p.name for p in out.iterdir())[:4])
         raise ValueError(
-            f"{out}: holds other files ({shown}); --out must be a new or empty folder, or an "
-            "unfinished pretraining run with --resume"
+            f"{out}: holds other files ({shown}); `out` must be a new or empty folder, or an "
+            "unfinished pretraining run with resume=True"
         )
     if not resume:
         raise ValueError(
-            f"{out}: holds an unfinished pretraining run; pass --resume to continue it, or "
-            "choose another --out"
+            f"{out}: holds an unfinished pretraining run; pass resume=True to continue it, or "
+            "choose another `out`"
         )
     stored = json.loads(work.read_text(encoding="utf-8"))
     wanted = config.resume_key()
     changed = sorted(k for k in set(stored) | set(wanted) if stored.get(k) != wanted.get(k))
     if changed:
         diffs = "; ".join(f"{k}: was {stored.get(k)!r}, now {wanted.get(k)!r}" for k in changed)
-        raise ValueError(f"{out}: --resume with other settings than the run it holds ({diffs})")
+        raise ValueError(f"{out}: resume=True with other settings than the run it holds ({diffs})")
     return True
 
 

@@ -99,7 +99,7 @@ def prepare(data: LabelledData, task: str | None = None) -> TrainingData:
     except (TypeError, ValueError):
         raise ValueError(
             f"{data.name}: labels of {', '.join(targets)} are not numbers; "
-            f"task {resolved} needs numeric label columns (use --task classification for classes)"
+            f"task {resolved} needs numeric label columns (use task='classification' for classes)"
         ) from None
     values = values.reshape(len(values), -1)
     _check_finite(data.name, targets, values)
@@ -127,12 +127,12 @@ def load_training_data(config: TrainConfig) -> TrainingData:
     if _looks_like_file(config.data):
         if config.task is None:
             raise ValueError(
-                f"{config.data}: a data file needs --task "
+                f"{config.data}: a data file needs `task` "
                 "(regression, classification or multilabel)"
             )
         if not config.label_columns:
             raise ValueError(
-                f"{config.data}: a data file needs --label-column "
+                f"{config.data}: a data file needs `label_columns` "
                 "(one, or several for multi-target)"
             )
         text_column = config.text_column or "text"

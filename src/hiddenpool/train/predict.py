@@ -242,9 +242,9 @@ def predict_file(
     predictor = model if isinstance(model, Predictor) else Predictor(model, device=device)
     config = predictor.config
     text = TEXT if input_format(input_path) == ".txt" else text_column or config.text_column
-    wanted = [Column(text, "text", "--text-column")]
+    wanted = [Column(text, "text", "`text_column`")]
     if id_column is not None:
-        wanted.append(Column(id_column, "id", "--id-column"))
+        wanted.append(Column(id_column, "id", "`id_column`"))
     # Gold labels are scored when the input has every label column the model was trained on.
     wanted += [Column(c, "value", required=False) for c in config.targets]
     reader = open_table(input_path, wanted)

@@ -112,8 +112,8 @@ def prepare_out(config: TrainConfig, splits: list[tuple[np.ndarray, np.ndarray]]
     if out.exists() and any(out.iterdir()):
         if not config.resume:
             raise ValueError(
-                f"{out} already exists and is not empty; pass --resume to continue that run "
-                "or choose another --out"
+                f"{out} already exists and is not empty; pass resume=True to continue that run "
+                "or choose another `out`"
             )
         if record.is_file():
             saved = json.loads(record.read_text())
@@ -122,7 +122,7 @@ def prepare_out(config: TrainConfig, splits: list[tuple[np.ndarray, np.ndarray]]
             ]
             if not same:
                 raise ValueError(
-                    f"{out}: --resume needs the same data, folds and seed as the first run"
+                    f"{out}: resume=True needs the same data, folds and seed as the first run"
                 )
     out.mkdir(parents=True, exist_ok=True)
     record.write_text(
