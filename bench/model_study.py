@@ -263,6 +263,12 @@ def main() -> None:
         "fine-tuned pooling heads were not run on MPNet or the raw model (CPU budget): the "
         "fine-tuned order for MiniLM is in docs/pooling-study.md.",
         "",
+        "Prompt templates (`promptbert:mask`, `promptbert:mean`, `echo:mean`, `query:mean`) and "
+        "the stages after pooling (`whiten(k)`, `pca(k)`, `truncate(k)`, `int8`, `binary`) on "
+        'the same three models: [pooling-study.md](pooling-study.md), sections "Prompt '
+        'templates" (`bench/template_study.py`) and "After pooling" '
+        "(`bench/postprocess_study.py`).",
+        "",
         *_published(runs),
         "",
     ]
