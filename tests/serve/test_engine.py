@@ -49,7 +49,7 @@ def gated(tiny_st, one_thread):
 
 def test_concurrent_requests_share_batches_and_get_their_own_rows(gated, tiny_st):
     served, calls, _ = gated
-    settings = ServeSettings(engine=EngineSettings(max_wait_ms=500, max_batch_tokens=4096))
+    settings = ServeSettings(engine=EngineSettings(max_wait_ms=500, max_group_tokens=4096))
     requests = [{"input": _texts(i), "model": "tiny:cls" if i % 2 else "tiny"} for i in range(8)]
     with running(create_app(served, settings)) as port, ThreadPoolExecutor(8) as pool:
         replies = list(pool.map(lambda body: post(port, "/v1/embeddings", body), requests))

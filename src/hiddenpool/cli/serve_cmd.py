@@ -48,7 +48,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=positive,
         default=None,
         metavar="N",
-        help="padded tokens per forward pass (default: what suits the backend)",
+        help="padded tokens per forward pass (default: 512 on a CPU, measured in bench/README.md; "
+        "on a GPU what suits the backend)",
+    )
+    net.add_argument(
+        "--max-group-tokens",
+        type=positive,
+        default=None,
+        metavar="N",
+        help="estimated tokens of the requests batched together, sorted by length and cut into "
+        "forward passes (default: 4096, or --max-batch-tokens if larger)",
     )
     net.add_argument(
         "--max-wait-ms",
@@ -94,6 +103,7 @@ def _serve(app: Any, host: str, port: int) -> None:
 def run(args: argparse.Namespace) -> int:
     from hiddenpool._runtime import resolve_device, resolve_dtype
     from hiddenpool.serve import EngineSettings, ServeSettings, create_app, load_served_model
+    from hiddenpool.serve.engine import CPU_BATCH_TOKENS
 
     where = resolve_device(args.device)
     served = load_served_model(
@@ -108,8 +118,11 @@ def run(args: argparse.Namespace) -> int:
         allow_pickle=args.allow_pickle,
         transform=args.transform,
     )
+    on_cpu = served.encoder.backbone.device.type == "cpu"
+    batch = args.max_batch_tokens or (CPU_BATCH_TOKENS if on_cpu else served.encoder.batch_tokens)
     engine = EngineSettings(
-        max_batch_tokens=args.max_batch_tokens or served.encoder.batch_tokens,
+        max_batch_tokens=batch,
+        max_group_tokens=args.max_group_tokens or max(4096, batch),
         max_wait_ms=args.max_wait_ms,
         max_queue=max(args.max_queue, args.max_inputs),
     )

@@ -1,7 +1,8 @@
 """``hiddenpool serve``: any strategy behind OpenAI- and text-embeddings-inference-compatible APIs.
 
 - :mod:`.served`: the loaded model, its named strategies and where each pooling came from;
-- :mod:`.engine`: the bounded queue and dynamic batching across requests;
+- :mod:`.engine`: the bounded queue and dynamic batching across requests (one model thread);
+- :mod:`.token_ids`: OpenAI's token-id inputs, as windows of the served model's tokenizer;
 - :mod:`.schemas`: request bodies and API-shaped errors;
 - :mod:`.guard`: API key, body limit and request metrics, before any route;
 - :mod:`.metrics`: Prometheus metrics;

@@ -2,13 +2,17 @@
 
 Requests wait in a bounded queue. One model thread (the only one that runs the model: a
 backbone's capture hooks are per call) takes the oldest request and every request queued behind
-it (of the same kind) while their estimated tokens fit ``max_batch_tokens``. When the queue holds
+it (of the same kind) while their estimated tokens fit ``max_group_tokens``. When the queue holds
 fewer requests than the last group had (their clients are likely on their way back with the next
 ones), it waits at most ``max_wait_ms`` for them; a lone client (last group: one request) is
 never held back, and many clients fill whole batches instead of fragments. The group
 runs through :meth:`ServedModel.embed`, i.e. :meth:`Encoder.embed`: the texts are sorted by length
-and cut into token-budgeted forward passes as ``hiddenpool embed`` cuts them. Each request gets its
-own rows back, in its own order.
+and cut into forward passes of at most ``max_batch_tokens`` padded tokens, as ``hiddenpool embed``
+cuts them. Each request gets its own rows back, in its own order.
+
+Groups are larger than passes on purpose: sorting many requests' texts together and cutting them
+into small passes pads little. On one CPU thread, 512 padded tokens per pass cost 40% less per
+text than 4096 for groups of 32 short texts (whose longest pads the rest), see bench/README.md.
 
 The model thread pulls its next group itself as soon as a run ends (no round trip through the
 event loop, which may be busy writing responses), and hands results back with
@@ -34,7 +38,9 @@ import numpy as np
 from hiddenpool.serve.metrics import ServeMetrics
 from hiddenpool.serve.served import ServedModel
 
-__all__ = ["Engine", "EngineSettings", "QueueFull", "Rows"]
+__all__ = ["CPU_BATCH_TOKENS", "Engine", "EngineSettings", "QueueFull", "Rows"]
+
+CPU_BATCH_TOKENS = 512  # padded tokens per pass on a CPU (measured: bench/README.md)
 
 Kind = Literal["embed", "ids", "predict"]  # texts, token ids, a trained head's predictions
 
@@ -55,14 +61,16 @@ class EngineSettings:
     """Batching and back-pressure.
 
     Attributes:
-        max_batch_tokens: padded tokens per forward pass, and the estimated tokens of the
-            requests packed into one group.
+        max_batch_tokens: padded tokens per forward pass.
+        max_group_tokens: estimated tokens of the requests packed into one group (sorted by
+            length together, then cut into passes).
         max_wait_ms: how long the model thread waits for more requests when the queue holds
-            fewer than the last group had (and less than ``max_batch_tokens``).
+            fewer than the last group had (and less than ``max_group_tokens``).
         max_queue: texts that may wait; beyond it requests are refused (429).
     """
 
-    max_batch_tokens: int = 4096
+    max_batch_tokens: int = CPU_BATCH_TOKENS
+    max_group_tokens: int = 4096
     max_wait_ms: float = 10.0
     max_queue: int = 4096
 
@@ -184,7 +192,7 @@ class Engine:
 
     def _take(self) -> list[_Job] | None:
         """The next group (blocks until there is one); None once closed and drained."""
-        budget = self.settings.max_batch_tokens
+        budget = self.settings.max_group_tokens
         with self._ready:
             while True:
                 while not self._pending:
@@ -215,7 +223,7 @@ class Engine:
         if not group:
             return True
         first = group[0]
-        if job.kind != first.kind or cost + job.cost > self.settings.max_batch_tokens:
+        if job.kind != first.kind or cost + job.cost > self.settings.max_group_tokens:
             return False
         template = self.served.template_of  # texts in another template run another pass
         return job.kind != "embed" or template(job.spec) == template(first.spec)

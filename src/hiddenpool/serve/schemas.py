@@ -65,12 +65,14 @@ def error_body(error: ApiError, path: str) -> dict[str, Any]:
 
 
 class EmbeddingRequest(BaseModel):
-    """OpenAI's embeddings request (token-id inputs are refused with a clear error)."""
+    """OpenAI's embeddings request; token-id inputs are ids of the served model's tokenizer."""
 
     model_config = ConfigDict(extra="ignore")
 
     input: str | list[str] | list[int] | list[list[int]] = Field(
-        description="a text or a list of texts (token ids are not accepted: send text)"
+        description="a text, a list of texts, or token ids of the served model's tokenizer (a "
+        "list of ints, or a list of them; without special tokens: the server adds them as the "
+        "tokenizer adds them to a text)"
     )
     model: str | None = Field(
         default=None,
@@ -78,7 +80,9 @@ class EmbeddingRequest(BaseModel):
         "GET /v1/models",
     )
     encoding_format: Literal["float", "base64"] = Field(
-        default="float", description="float: JSON numbers; base64: little-endian float32 bytes"
+        default="float",
+        description="float: JSON numbers (integers for an int8/binary strategy); base64: "
+        "little-endian float32 bytes (of those integers too)",
     )
     dimensions: int | None = Field(
         default=None,
