@@ -32,6 +32,7 @@ from embed_common import machine, movie_texts
 
 from hiddenpool.backbone import default_model_path
 from hiddenpool.encode import Encoder
+from hiddenpool.serve.engine import CPU_BATCH_TOKENS
 
 HOST = "127.0.0.1"
 # One torch thread everywhere (servers and in-process): on a 2-core machine shared with other
@@ -167,6 +168,20 @@ def _bodies(texts: list[str], per_request: int, model: str) -> list[bytes]:
     ]
 
 
+def _batch_counters(port: int) -> tuple[float, float]:
+    """(model runs, texts run) so far, from hiddenpool's /metrics."""
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://{HOST}:{port}/metrics", timeout=30) as reply:
+        text = reply.read().decode()
+    values = {}
+    for line in text.splitlines():
+        name, _, value = line.partition(" ")
+        if name in ("hiddenpool_batch_texts_count", "hiddenpool_batch_texts_sum"):
+            values[name] = float(value)
+    return values["hiddenpool_batch_texts_count"], values["hiddenpool_batch_texts_sum"]
+
+
 def _single_call_ms(encoder: Encoder, texts: list[str], per_request: int, calls: int) -> float:
     times = []
     for i in range(calls):
@@ -177,9 +192,10 @@ def _single_call_ms(encoder: Encoder, texts: list[str], per_request: int, calls:
     return statistics.median(times) * 1000
 
 
-def _ceiling(encoder: Encoder, texts: list[str]) -> float:
+def _ceiling(encoder: Encoder, texts: list[str], batch_tokens: int | None = None) -> float:
+    """Texts/s of one in-process call on all ``texts`` (Encoder's default budget when None)."""
     started = time.perf_counter()
-    encoder.encode(texts)
+    encoder.encode(texts, batch_tokens=batch_tokens)
     return len(texts) / (time.perf_counter() - started)
 
 
@@ -214,15 +230,22 @@ def _round(servers, encoder, texts, offset, args) -> dict[str, Any]:
         used = texts[offset : offset + count * args.per_request]
         offset = (offset + len(used)) % (len(texts) - len(used))
         point: dict[str, Any] = {"texts": len(used), "first_text": offset}
+        point["load"] = os.getloadavg()
         for name, (port, path, model) in servers.items():
             bodies = _bodies(used, args.per_request, model)
+            before = _batch_counters(port) if name == "hiddenpool" else None
             run = asyncio.run(_closed_loop(port, path, bodies, concurrency, args.time_limit))
             point[name] = _summary(run, args.per_request)
+            if before is not None:  # how full hiddenpool's model runs were
+                runs, ran = (a - b for a, b in zip(_batch_counters(port), before, strict=True))
+                point[name]["texts_per_model_run"] = ran / max(runs, 1)
         if concurrency == 1:
             point["inprocess_single_call_p50_ms"] = _single_call_ms(
                 encoder, used, args.per_request, min(count, 40)
             )
         point["inprocess_texts_per_s"] = _ceiling(encoder, used)
+        # the same call with the server's CPU pass budget: the ceiling is the better of the two
+        point["inprocess_serve_budget_texts_per_s"] = _ceiling(encoder, used, CPU_BATCH_TOKENS)
         out[str(concurrency)] = point
         print(concurrency, json.dumps(point), file=sys.stderr, flush=True)
     return out

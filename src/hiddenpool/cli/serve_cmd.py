@@ -70,9 +70,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     net.add_argument(
         "--max-queue",
         type=positive,
-        default=8192,
+        default=2048,
         metavar="N",
-        help="texts that may wait; beyond, 429 with Retry-After (default: 8192)",
+        help="texts that may wait; beyond, 429 with Retry-After (default: 2048, seconds of work "
+        "on a CPU: an overloaded server answers 429 early instead of queueing for minutes)",
     )
     net.add_argument(
         "--max-inputs",

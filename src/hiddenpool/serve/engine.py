@@ -72,7 +72,7 @@ class EngineSettings:
     max_batch_tokens: int = CPU_BATCH_TOKENS
     max_group_tokens: int = 4096
     max_wait_ms: float = 10.0
-    max_queue: int = 4096
+    max_queue: int = 2048
 
 
 @dataclass(frozen=True)
