@@ -94,3 +94,8 @@ def test_fitted_stages_need_their_state_and_the_right_one(tiny_st, tiny_dir, fit
     assert main(["serve", str(tiny_st), "--pooling", "mean | int8"]) == 2
     err = capsys.readouterr().err
     assert "--transform STATE" in err and len(err.strip().splitlines()) == 1
+    assert main(["serve", str(tiny_st), "--pooling", "mean | int8", "--transform", "no.st"]) == 2
+    assert (
+        capsys.readouterr().err.strip()
+        == "hiddenpool serve: error: --transform no.st: no such file"
+    )

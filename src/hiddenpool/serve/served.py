@@ -368,6 +368,8 @@ def load_served_model(
             f"--transform {transform}: no --pooling spec has stages to apply it to "
             "(e.g. 'mean | whiten(256)')"
         )
+    if transform is not None and not Path(transform).is_file():
+        raise FileNotFoundError(f"--transform {transform}: no such file")
     state = load_state(transform) if transform is not None else None
     opts = {"trust_remote_code": trust_remote_code, "allow_pickle": allow_pickle}
     if model is not None and Path(model).is_dir() and is_pooled_model_dir(Path(model)):
