@@ -66,13 +66,34 @@ def test_concurrent_requests_share_batches_and_get_their_own_rows(gated, tiny_st
         assert reply["usage"]["prompt_tokens"] == sum(len(t.split()) + 2 for t in body["input"])
 
 
-def test_a_lone_request_is_not_held_for_the_batch_wait(gated):
+def test_a_lone_client_is_not_held_for_the_batch_wait(gated):
     served, calls, _ = gated
-    settings = ServeSettings(engine=EngineSettings(max_wait_ms=0))
+    # a ten-minute wait: a request held for it would fail post()'s 60 s timeout; a lone client's
+    # last batch held one request, so the model never waits for a second
+    settings = ServeSettings(engine=EngineSettings(max_wait_ms=600_000))
     with running(create_app(served, settings)) as port:
         for i in range(3):
             assert post(port, "/v1/embeddings", {"input": _texts(i)})[0] == 200
     assert [len(c) for c in calls] == [3, 3, 3]
+
+
+def test_the_model_waits_for_as_many_requests_as_its_last_batch_held(gated):
+    served, calls, gate = gated
+    gate.clear()
+    settings = ServeSettings(engine=EngineSettings(max_wait_ms=5_000))
+    with running(create_app(served, settings)) as port, ThreadPoolExecutor(4) as pool:
+        first = [pool.submit(post, port, "/v1/embeddings", {"input": _texts(0)})]
+        _wait_for(lambda: len(calls) == 1)  # one lone request runs, held at the gate
+        first += [pool.submit(post, port, "/v1/embeddings", {"input": _texts(i)}) for i in (1, 2)]
+        _wait_for(lambda: request(port, "GET", "/health")[2]["queued_texts"] == 6)
+        gate.set()
+        assert [f.result()[0] for f in first] == [200] * 3  # runs: 1 request, then 2
+        later = []
+        for i in (3, 4):  # two clients, 0.2 s apart: the model waits for the second
+            later.append(pool.submit(post, port, "/v1/embeddings", {"input": _texts(i)}))
+            time.sleep(0.2)
+        assert [f.result()[0] for f in later] == [200, 200]
+    assert [len(c) for c in calls] == [3, 6, 6]
 
 
 def test_full_queue_answers_429_with_retry_after_then_serves_again(gated):
