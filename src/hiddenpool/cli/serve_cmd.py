@@ -22,8 +22,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "GET /v1/models, /health, /metrics (Prometheus), /docs. The pooling is the model's own "
         "(its sentence-transformers Pooling config, or its trained pooler); a folder without one "
         "needs --pooling. Several --pooling values are served from one loaded model; a request "
-        "picks one with model=NAME:SPEC, the first is the default. SIGTERM or Ctrl-C finishes "
-        "every accepted request, then exits 0."
+        "picks one with model=NAME:SPEC, the first is the default. A spec with fitted stages "
+        "('mean | whiten(256)', '| int8') needs --transform STATE; int8/binary vectors are served "
+        "as integers. /v1/embeddings also takes token ids of the model's tokenizer, as OpenAI "
+        "does. SIGTERM or Ctrl-C finishes every accepted request, then exits 0."
     )
     add_model_arguments(parser, positional="MODEL", max_length=True)
     parser.add_argument(
