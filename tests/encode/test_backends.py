@@ -21,7 +21,7 @@ def test_onnx_backend_without_its_packages_says_what_to_install(
     missing, tiny_backbone, monkeypatch
 ):
     monkeypatch.setitem(sys.modules, missing, None)  # import fails as if not installed
-    with pytest.raises(ValueError, match=r"pip install 'hiddenpool\[onnx\]'.*--backend torch"):
+    with pytest.raises(ValueError, match=r"pip install 'hiddenpool\[onnx\]'.*backend='torch'"):
         Encoder(tiny_backbone("bert"), backend="onnx")
 
 
