@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 
 from hiddenpool.backbone import Backbone, load_backbone
+from hiddenpool.pooling import templates
 from tiny_models import build_tiny
 
 
@@ -21,6 +23,15 @@ def _seed() -> None:
     random.seed(0)
     np.random.seed(0)
     torch.manual_seed(0)
+
+
+@pytest.fixture(autouse=True)
+def _restore_templates() -> Iterator[None]:
+    """Templates a test registers do not outlive it (the registry is process-wide)."""
+    before = dict(templates._TEMPLATES)
+    yield
+    templates._TEMPLATES.clear()
+    templates._TEMPLATES.update(before)
 
 
 @pytest.fixture(scope="module")

@@ -14,15 +14,6 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 TEXTS = ["the movie was good", "a very long and boring film", "great"]
 
 
-@pytest.fixture(autouse=True)
-def _restore_templates():
-    """Templates a test registers do not outlive it (the registry is process-wide)."""
-    before = dict(templates._TEMPLATES)
-    yield
-    templates._TEMPLATES.clear()
-    templates._TEMPLATES.update(before)
-
-
 @pytest.fixture(scope="module")
 def bert(tiny_dir) -> str:
     return str(tiny_dir("bert"))

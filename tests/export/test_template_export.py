@@ -28,15 +28,6 @@ CASES = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def _restore_templates():
-    """Templates a test registers do not outlive it (the registry is process-wide)."""
-    before = dict(templates._TEMPLATES)
-    yield
-    templates._TEMPLATES.clear()
-    templates._TEMPLATES.update(before)
-
-
 @pytest.mark.parametrize(("family", "spec"), CASES)
 def test_template_folders_reproduce_hiddenpool_vectors(family, spec, tiny_backbone, tmp_path):
     backbone = tiny_backbone(family)

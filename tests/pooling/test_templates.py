@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hiddenpool.pooling import parse_strategy, templates
+from hiddenpool.pooling import parse_strategy
 from hiddenpool.pooling.templates import (
     TEMPLATES,
     Template,
@@ -12,15 +12,6 @@ from hiddenpool.pooling.templates import (
     list_templates,
     register_template,
 )
-
-
-@pytest.fixture(autouse=True)
-def _restore_templates():
-    """Templates a test registers do not outlive it (the registry is process-wide)."""
-    before = dict(templates._TEMPLATES)
-    yield
-    templates._TEMPLATES.clear()
-    templates._TEMPLATES.update(before)
 
 
 def test_registered_templates_carry_the_papers_text():

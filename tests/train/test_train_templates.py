@@ -24,15 +24,6 @@ TEXTS = [*synthetic(6).texts, "great", "a much longer text about a film " * 4]
 TOPIC = 'Topic of "{text}": [MASK] .'
 
 
-@pytest.fixture(autouse=True)
-def _restore_templates():
-    """Templates a test registers do not outlive it (the registry is process-wide)."""
-    before = dict(templates._TEMPLATES)
-    yield
-    templates._TEMPLATES.clear()
-    templates._TEMPLATES.update(before)
-
-
 def _model(backbone, spec, max_length=32, **kw):
     config = PooledModelConfig(spec, "regression", ("score",), ("score",), max_length=max_length)
     return PooledModel(backbone, config, **kw).eval()
