@@ -91,6 +91,28 @@ class Windows:
     truncated: np.ndarray
     spans: Mapping[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
+    @classmethod
+    def one_per_text(
+        cls,
+        features: dict[str, list[list[int]]],
+        lengths: np.ndarray,
+        truncated: np.ndarray,
+        spans: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None,
+    ) -> Windows:
+        """Windows of texts that each fit in one window, pooled over all of its tokens."""
+        n = int(lengths.shape[0])
+        return cls(
+            features=features,
+            doc=np.arange(n, dtype=np.int64),
+            index=np.zeros(n, dtype=np.int64),
+            count=np.ones(n, dtype=np.int64),
+            lengths=lengths,
+            pool_start=np.zeros(n, dtype=np.int64),
+            pool_stop=lengths.copy(),
+            truncated=truncated,
+            spans=dict(spans or {}),
+        )
+
     @property
     def num_texts(self) -> int:
         return int(self.count.shape[0])
@@ -384,17 +406,7 @@ def tokenize_template(
     extra = {"text_mask": (spans[:, 0], spans[:, 1])}
     if template.has_mask:
         extra["mask_token_mask"] = (spans[:, 2], spans[:, 2] + 1)
-    return Windows(
-        features=features,
-        doc=np.arange(n, dtype=np.int64),
-        index=np.zeros(n, dtype=np.int64),
-        count=np.ones(n, dtype=np.int64),
-        lengths=lengths,
-        pool_start=np.zeros(n, dtype=np.int64),
-        pool_stop=lengths.copy(),
-        truncated=truncated,
-        spans=extra,
-    )
+    return Windows.one_per_text(features, lengths, truncated, extra)
 
 
 def _chunk_windows(

@@ -57,13 +57,5 @@ def id_windows(
     if "token_type_ids" in probe:  # one sequence: the type id of the probe's first token
         type_id = int(probe["token_type_ids"][0])
         features["token_type_ids"] = [[type_id] * len(row) for row in input_ids]
-    return Windows(
-        features=features,
-        doc=np.arange(n, dtype=np.int64),
-        index=np.zeros(n, dtype=np.int64),
-        count=np.ones(n, dtype=np.int64),
-        lengths=lengths,
-        pool_start=np.zeros(n, dtype=np.int64),
-        pool_stop=lengths.copy(),
-        truncated=np.fromiter((len(one) > room for one in ids), bool, n),
-    )
+    truncated = np.fromiter((len(one) > room for one in ids), bool, n)
+    return Windows.one_per_text(features, lengths, truncated)
