@@ -319,7 +319,7 @@ def _stages(
     if state is None:
         fitted = ", ".join(str(s) for s in strategy.stages if s.entry.fitted)
         raise ValueError(
-            f"--pooling {str(strategy)!r}: {fitted} must be fitted first; give --transform STATE "
+            f"pooling={str(strategy)!r}: {fitted} must be fitted first; give `transform` "
             "(the .stages.safetensors file `hiddenpool embed --fit/--fit-self` writes)"
         )
     identity = backbone_identity(encoder.backbone, normalize, encoder.max_length)
