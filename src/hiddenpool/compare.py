@@ -48,13 +48,14 @@ _TOKEN_POOLERS = (
 )  # fmt: skip
 
 
-def default_strategies(backbone: Backbone, templates: bool = True) -> list[str]:
+def default_strategies(backbone: Backbone, templates: bool = False) -> list[str]:
     """Every parameter-free token pooler on the last layer, mean pooling of every layer alone,
     and the usual layer combinations (last-k averages, first-last, concatenations).
 
     ``mean@0,-1`` is SimCSE's mistaken "first-last" (embedding output + last layer), kept next to
     the real one (``mean@1,-1``) so the difference shows. With ``templates``, every registered
-    prompt template that fits the model too (:func:`template_strategies`).
+    prompt template that fits the model too (:func:`template_strategies`): off by default, since
+    each costs one more forward pass and none beat the best plain strategy in the study.
     """
     n = backbone.num_layers
     specs = list(_TOKEN_POOLERS)

@@ -79,17 +79,22 @@ def test_regression_on_a_csv_writes_table_report_and_charts(
     assert "Versus the default `mean`" in report
 
 
-def test_no_templates_leaves_out_every_templated_strategy(
+def test_all_is_one_pass_without_templates_and_templates_are_opt_in(
     regression_csv, tmp_path, tiny_dir, tiny_backbone, capsys
 ):
+    """The README's main job pays for one forward pass: templates cost one more each."""
     score = ("--task", "regression", "--label-column", "score")
-    results = _compare(tmp_path, tiny_dir, str(regression_csv), *score, "--no-templates")
+    results = _compare(tmp_path, tiny_dir, str(regression_csv), *score)
     plain = [s["name"] for s in results["strategies"] if "|" not in s["name"]]
     expected = default_strategies(tiny_backbone("bert"), templates=False)
     assert sorted(plain) == sorted(expected)
     assert all(parse_strategy(name).template is None for name in plain)
-    assert len(expected) < len(default_strategies(tiny_backbone("bert")))  # templates left out
     assert "one pass" in capsys.readouterr().err
+    results = _compare(tmp_path, tiny_dir, str(regression_csv), *score, "--templates")
+    plain = [s["name"] for s in results["strategies"] if "|" not in s["name"]]
+    with_templates = default_strategies(tiny_backbone("bert"), templates=True)
+    assert sorted(plain) == sorted(with_templates) and len(with_templates) > len(expected)
+    assert "passes: the text, and one per prompt template" in capsys.readouterr().err
 
 
 def test_several_targets_are_scored_by_mcrmse(regression_csv, tmp_path, tiny_dir):

@@ -9,6 +9,7 @@ import pytest
 
 from hiddenpool.cli.main import main
 from hiddenpool.compare import default_strategies, template_strategies
+from hiddenpool.pooling import parse_strategy
 from hiddenpool.pooling.templates import list_templates
 from tiny_models import WORDS
 
@@ -26,8 +27,10 @@ def _csv(tmp_path):
     return path
 
 
-def test_all_includes_the_templates_that_fit(tiny_backbone):
-    bert = default_strategies(tiny_backbone("bert"))
+def test_all_includes_the_templates_that_fit_only_when_asked(tiny_backbone):
+    plain = default_strategies(tiny_backbone("bert"))  # templates are opt-in
+    assert all(parse_strategy(s).template is None for s in plain)
+    bert = default_strategies(tiny_backbone("bert"), templates=True)
     assert {"promptbert:mask", "promptbert:mean", "echo:mean", "query:mean"} <= set(bert)
     assert "prompteol:last" in bert
     specs, notes = template_strategies(tiny_backbone("gpt2"))

@@ -73,9 +73,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "| whiten(k), | int8 and | binary; a spec may end in stages: 'mean | whiten(128)'",
     )
     parser.add_argument(
-        "--no-templates",
+        "--templates",
         action="store_true",
-        help="with `all`: leave out the prompt templates (each costs one more pass over the data)",
+        dest="sweep_templates",  # args.templates holds the --template definitions
+        help="with `all`: add every prompt template that fits the model (each costs one more "
+        "pass over the data; off by default, none beat the best plain strategy in the study)",
     )
     parser.add_argument("--folds", type=int, default=5, help="cross-validation folds (5)")
     parser.add_argument(
@@ -120,8 +122,8 @@ def run(args: argparse.Namespace) -> int:
     encoder = Encoder(load_from_args(args), normalize=False, max_length=args.max_length)
     specs = [s for s in args.strategies if s != "all"]
     if "all" in args.strategies:
-        specs = default_strategies(encoder.backbone, templates=not args.no_templates) + specs
-        for note in [] if args.no_templates else template_strategies(encoder.backbone)[1]:
+        specs = default_strategies(encoder.backbone, templates=args.sweep_templates) + specs
+        for note in template_strategies(encoder.backbone)[1] if args.sweep_templates else []:
             print(f"note: {note}", file=sys.stderr)
     progress = False if args.quiet else None
     compared = run_compare(
