@@ -1,4 +1,5 @@
-"""Shared helpers of the embedding benchmarks (bench/embed_*.py): texts, machine, timing.
+"""Shared helpers of the embedding benchmarks (bench/embed_*.py): texts, timing (the machine
+record is bench/provenance.py's).
 
 Not part of the package. Every benchmark measures its contenders side by side in one process
 run, interleaved (A B C, A B C, ...), and reports medians, because the machine is shared.
@@ -6,23 +7,22 @@ run, interleaved (A B C, A B C, ...), and reports medians, because the machine i
 
 from __future__ import annotations
 
-import platform
 import statistics
-import subprocess
 import time
 from collections.abc import Callable
 from typing import Any
 
 import torch
+from provenance import machine
 
 __all__ = [
-    "cpu_name",
     "fp32_peak_gflops",
     "interleave",
     "machine",
     "median",
     "movie_texts",
     "ort_matmul_gflops",
+    "spread",
 ]
 
 
@@ -33,29 +33,6 @@ def movie_texts(n: int) -> list[str]:
 
     texts = list(load_dataset("vader-movies").texts)
     return [texts[i % len(texts)] for i in range(n)]
-
-
-def cpu_name() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return platform.processor() or "unknown"
-    for line in out.splitlines():
-        if line.startswith("Model name:"):
-            return line.split(":", 1)[1].strip()
-    return "unknown"
-
-
-def machine() -> dict[str, Any]:
-    import os
-
-    return {
-        "cpu": cpu_name(),
-        "cores": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-    }
 
 
 def fp32_peak_gflops(size: int = 2048, repeats: int = 5) -> float:
@@ -105,6 +82,15 @@ def ort_matmul_gflops(size: int = 2048, repeats: int = 5) -> float:
 
 def median(values: list[float]) -> float:
     return statistics.median(values)
+
+
+def spread(values: list[float], digits: int = 3) -> dict[str, float]:
+    """Median, smallest and largest of repeated measurements."""
+    return {
+        "median": round(statistics.median(values), digits),
+        "min": round(min(values), digits),
+        "max": round(max(values), digits),
+    }
 
 
 def interleave(

@@ -1,6 +1,8 @@
 """What extra strategies and shallow layers cost: a 20-strategy sweep and early exit.
 
-    python bench/embed_sweep.py --texts 2000 --repeats 3
+    python bench/embed_sweep.py --texts 1000 --repeats 3 --threads 1
+
+Writes bench/results/embed_sweep.json (``--out``) with bench/provenance.py's record.
 
 1. Sweep: ``Encoder.encode_many`` with 20 strategies (one forward pass per batch, the union of
    their layers) against ``encode`` with one (``mean``); target <= 1.25x.
@@ -16,10 +18,10 @@ import argparse
 import json
 import sys
 import warnings
-from pathlib import Path
 
 import torch
-from embed_common import interleave, machine, median, movie_texts
+from embed_common import interleave, median, movie_texts, spread
+from provenance import provenance, write_results
 
 from hiddenpool import Encoder
 
@@ -57,13 +59,13 @@ def main() -> None:
     parser.add_argument(
         "--threads", type=int, default=None, help="torch threads (default: torch's default)"
     )
-    parser.add_argument("--json", default=None, help="also write the figures here")
+    parser.add_argument("--out", default="embed_sweep", help="results file (bench/results/)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    started = provenance()
 
     texts = movie_texts(args.texts)
-    print(f"machine: {machine()}", flush=True)
     encoder = Encoder(device="cpu", backend=args.backend)
     layers = encoder.backbone.num_layers
     assert len(SWEEP) == 20
@@ -94,18 +96,18 @@ def main() -> None:
             "relative_error": round(measured / expected - 1, 3),
         }
     result = {
-        "machine": machine(),
         "backend": args.backend,
         "texts": len(texts),
         "repeats": args.repeats,
         "sweep_seconds": sweep,
+        "sweep_spread": {name: spread(values) for name, values in sweep.items()},
         "sweep_ratio_20_over_1": round(median(sweep["twenty"]) / median(sweep["one (mean)"]), 3),
         "early_exit_seconds": depth,
+        "early_exit_spread": {name: spread(values) for name, values in depth.items()},
         "early_exit": early,
     }
     print(json.dumps(result, indent=2))
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+    write_results(args.out, result, started)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
 """Throughput of ``Encoder`` against sentence-transformers, PyTorch and ONNX, same texts, one run.
 
-    python bench/embed_throughput.py --texts 5000 --repeats 3 \
-        --st-onnx-python /tmp/st-onnx/bin/python
+    python bench/embed_throughput.py --texts 1000 --repeats 3 --threads 1 \
+        [--st-onnx-python /tmp/st-onnx/bin/python]
+
+Writes bench/results/embed_throughput.json (``--out``) with bench/provenance.py's record.
 
 Contenders (MiniLM-L6, max_length 256, fp32, CPU), interleaved, medians reported:
 
@@ -33,11 +35,12 @@ import torch
 from embed_common import (
     fp32_peak_gflops,
     interleave,
-    machine,
     median,
     movie_texts,
     ort_matmul_gflops,
+    spread,
 )
+from provenance import provenance, write_results
 
 from hiddenpool import Encoder
 from hiddenpool.backbone import default_model_path, load_backbone
@@ -167,15 +170,15 @@ def main() -> None:
         default=None,
         help="threads for every contender (default: torch's default)",
     )
-    parser.add_argument("--json", default=None, help="also write the figures here")
+    parser.add_argument("--out", default="embed_throughput", help="results file (bench/results/)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    started = provenance()
 
     from sentence_transformers import SentenceTransformer
 
     texts = movie_texts(args.texts)
-    print(f"machine: {machine()}", flush=True)
     st = SentenceTransformer(str(default_model_path()), device="cpu")
     st.max_seq_length = MAX_LENGTH
     hp_torch = Encoder(device="cpu", max_length=MAX_LENGTH)
@@ -238,15 +241,16 @@ def main() -> None:
     tokens = int(lengths.sum())
     med = {name: median(values) for name, values in seconds.items()}
     result = {
-        "machine": machine(),
         "texts": len(texts),
         "tokens": tokens,
         "repeats": args.repeats,
         "fp32_peak_gflops": round(peak, 1),
         "fp32_peak_gflops_onnxruntime_matmul": round(ort_peak, 1),
         "model_gflop": round(gflop, 1),
+        "peer": peer_name,
         "seconds": seconds,
         "median_seconds": med,
+        "spread_seconds": {name: spread(values) for name, values in seconds.items()},
         "tokens_per_s": {k: round(tokens / v) for k, v in med.items()},
         "share_of_fp32_peak": {k: round(gflop / v / peak, 3) for k, v in med.items()},
         "share_of_onnxruntime_matmul_peak": {
@@ -275,8 +279,7 @@ def main() -> None:
         },
     }
     print(json.dumps(result, indent=2))
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+    write_results(args.out, result, started)
 
 
 if __name__ == "__main__":
