@@ -128,7 +128,7 @@ def test_continued_from_minilm_adds_an_mlm_head_and_says_so(tmp_path, capsys) ->
         show_progress=False,
         log_lines=False,
     )
-    fresh = result.record["model"]["fresh_mlm_head"]
+    fresh = result.record["model"]["fresh_head"]
     assert fresh and all(k.startswith("cls.predictions.") for k in fresh)
     assert "cls.predictions.transform.dense.weight" in fresh
     assert "the checkpoint has no MLM head; a freshly initialised one" in capsys.readouterr().err

@@ -1,8 +1,9 @@
-"""``hiddenpool pretrain CORPUS --out DIR``: masked-language-model pretraining on your own text."""
+"""``hiddenpool pretrain CORPUS --out DIR``: masked- or causal-LM pretraining on your own text."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from hiddenpool.cli.common import at_least, positive
@@ -10,8 +11,21 @@ from hiddenpool.cli.common import at_least, positive
 __all__ = ["HELP", "NAME", "add_arguments", "run"]
 
 NAME = "pretrain"
-HELP = "pretrain a masked language model on your corpus, from scratch or continued"
+HELP = "pretrain a masked or causal language model on your corpus, from scratch or continued"
 _SIZES = ("tiny", "small", "base")  # hiddenpool.pretrain.SIZES, without importing torch here
+_ARCHITECTURES = ("roberta", "gpt2", "llama")  # hiddenpool.pretrain.ARCHITECTURES
+
+
+def _eval_blocks(text: str) -> int | None:
+    if text == "all":
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number or all, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected at least 1 or all, got {text}")
+    return value
 
 
 def _fraction(text: str) -> float:
@@ -26,10 +40,12 @@ def _fraction(text: str) -> float:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = (
-        "Train a RoBERTa masked language model from scratch (with a byte-level BPE tokenizer "
-        "trained on CORPUS) or continue a checkpoint (--from) on CORPUS, with the Hugging Face "
-        "Trainer. Checkpoints every --save-steps; --resume continues an interrupted run. DIR "
-        "ends up an ordinary *ForMaskedLM checkpoint that every hiddenpool command loads."
+        "Train a masked language model (RoBERTa, --objective mlm) or a causal one (GPT-2 or "
+        "Llama, --objective clm) from scratch, with a byte-level BPE tokenizer trained on "
+        "CORPUS, or continue a checkpoint (--from) on CORPUS, with the Hugging Face Trainer. "
+        "Checkpoints every --save-steps; --resume continues an interrupted run. DIR ends up an "
+        "ordinary *ForMaskedLM / *ForCausalLM checkpoint that every hiddenpool command loads. "
+        "Runs on several processes under torchrun or accelerate launch (DDP)."
     )
     parser.add_argument(
         "corpus",
@@ -38,6 +54,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         ".jsonl or .parquet (with --text-column), or a folder of them",
     )
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder (new or empty)")
+    parser.add_argument(
+        "--objective",
+        choices=("mlm", "clm"),
+        default="mlm",
+        help="mlm: masked language modelling (encoders); clm: next-token prediction (decoders)",
+    )
     start = parser.add_mutually_exclusive_group()
     start.add_argument(
         "--from",
@@ -53,6 +75,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"model shape from scratch: {', '.join(_SIZES)} (default: small)",
     )
     parser.add_argument(
+        "--arch",
+        default=None,
+        help="architecture from scratch: roberta (mlm); gpt2 or llama (clm; default gpt2)",
+    )
+    parser.add_argument(
         "--tokenizer",
         choices=("train", "from-model"),
         default=None,
@@ -60,7 +87,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--vocab-size", type=at_least(261), default=8000, metavar="N")
     parser.add_argument("--max-length", type=at_least(8), default=128, metavar="N")
-    parser.add_argument("--mlm-probability", type=_fraction, default=0.15, metavar="P")
+    parser.add_argument(
+        "--mlm-probability", type=_fraction, default=0.15, metavar="P", help="(mlm only)"
+    )
     parser.add_argument(
         "--whole-word-mask", action="store_true", help="mask every piece of a chosen word"
     )
@@ -72,19 +101,40 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=_fraction,
         default=0.02,
         metavar="F",
-        help="share of documents held out for MLM loss and masked-token accuracy",
+        help="share of documents held out for the held-out loss and accuracy",
     )
-    parser.add_argument("--max-eval-blocks", type=positive, default=1000, metavar="N")
+    parser.add_argument(
+        "--max-eval-blocks",
+        type=_eval_blocks,
+        default=1000,
+        metavar="N",
+        help="held-out blocks evaluated (the first N), or all (default: 1000)",
+    )
     parser.add_argument("--text-column", default=None, metavar="C", help="text column of tables")
     parser.add_argument("--batch-size", type=positive, default=32, metavar="N")
     parser.add_argument(
         "--lr", type=float, default=None, help="peak learning rate (5e-4 from scratch, 5e-5 --from)"
     )
     parser.add_argument("--save-steps", type=positive, default=500, metavar="N")
+    parser.add_argument(
+        "--eval-steps",
+        type=positive,
+        default=None,
+        metavar="N",
+        help="evaluate the held-out split every N steps (default: at every checkpoint)",
+    )
     parser.add_argument("--logging-steps", type=positive, default=50, metavar="N")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, ...")
-    parser.add_argument("--precision", choices=("auto", "fp32", "fp16", "bf16"), default="auto")
+    parser.add_argument(
+        "--precision",
+        choices=("auto", "fp32", "fp16", "bf16"),
+        default="auto",
+        help="bf16 autocasts on a CPU too; auto is bf16/fp16 on a GPU, fp32 on a CPU",
+    )
+    parser.add_argument(
+        "--threads", type=positive, default=None, metavar="N", help="CPU threads (torch)"
+    )
     parser.add_argument("--resume", action="store_true", help="continue the unfinished run in DIR")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
 
@@ -92,12 +142,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.size is not None and args.size not in _SIZES:
         raise ValueError(f"--size {args.size!r} is unknown; expected one of {', '.join(_SIZES)}")
+    if args.arch is not None and args.arch not in _ARCHITECTURES:
+        raise ValueError(
+            f"--arch {args.arch!r} is unknown; expected one of {', '.join(_ARCHITECTURES)}"
+        )
+    if args.arch is not None and args.from_model is not None:
+        raise ValueError("--arch names a model from scratch; with --from drop --arch")
+    import torch
+
     from hiddenpool.pretrain import PretrainConfig, pretrain
 
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     config = PretrainConfig(
         corpus=args.corpus,
         out=args.out,
+        objective=args.objective,
         from_model=args.from_model,
+        architecture=args.arch,
         size=args.size or "small",
         tokenizer=args.tokenizer,
         vocab_size=args.vocab_size,
@@ -112,6 +174,7 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         lr=args.lr,
         save_steps=args.save_steps,
+        eval_steps=args.eval_steps,
         logging_steps=args.logging_steps,
         seed=args.seed,
         device=args.device,
@@ -124,5 +187,6 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(
             f"pretraining needs the train extra: pip install 'hiddenpool[train]' ({first})"
         ) from None
-    print(result.summary(), file=sys.stdout)
+    if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, one summary
+        print(result.summary(), file=sys.stdout)
     return 0

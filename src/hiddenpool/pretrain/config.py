@@ -5,12 +5,17 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-__all__ = ["SIZES", "ModelSize", "PretrainConfig"]
+__all__ = ["ARCHITECTURES", "OBJECTIVES", "SIZES", "ModelSize", "PretrainConfig"]
+
+OBJECTIVES = ("mlm", "clm")
+# From scratch: the encoder MLM trains, and the two decoder shapes CLM trains (GPT-2: learned
+# positions, LayerNorm, GELU; Llama: rotary positions, RMSNorm, SwiGLU).
+ARCHITECTURES = {"mlm": ("roberta",), "clm": ("gpt2", "llama")}
 
 
 @dataclass(frozen=True)
 class ModelSize:
-    """A RoBERTa shape for training from scratch.
+    """A transformer shape for training from scratch (RoBERTa, GPT-2 or Llama).
 
     Attributes:
         num_layers: transformer blocks.
@@ -41,34 +46,44 @@ class PretrainConfig:
 
     Attributes:
         corpus: a .txt/.csv/.tsv/.jsonl/.parquet file or a folder of them.
-        out: output folder (a Hugging Face MLM checkpoint when done).
+        out: output folder (a Hugging Face ``*ForMaskedLM`` / ``*ForCausalLM`` checkpoint when
+            done).
+        objective: ``"mlm"`` (masked language modelling, encoders) or ``"clm"`` (next-token
+            prediction, decoders).
         from_model: continue from this checkpoint (name, folder) instead of training from scratch.
+        architecture: the model from scratch: ``roberta`` for MLM; ``gpt2`` or ``llama`` for CLM;
+            None picks the first.
         size: the shape from scratch (``SIZES``).
         tokenizer: ``"train"`` a byte-level BPE on the corpus, or ``"from-model"``; None picks
             ``from-model`` with ``from_model`` and ``train`` without.
         vocab_size: vocabulary of a trained tokenizer (8k is plenty for one domain).
         max_length: tokens per training block (positions of a new model: this + 2, RoBERTa's).
-        mlm_probability: share of tokens masked (BERT's 15%).
+        mlm_probability: share of tokens masked (BERT's 15%; MLM only).
         whole_word_mask: mask every piece of a chosen word (needs a fast tokenizer).
         epochs: passes over the training blocks (ignored when ``max_steps`` > 0).
         max_steps: optimiser steps; -1 runs ``epochs``.
         eval_fraction: share of documents held out (by a hash of their text).
-        max_eval_blocks: cap on held-out blocks evaluated (evaluation runs at every checkpoint).
+        max_eval_blocks: cap on held-out blocks evaluated; None evaluates the whole split.
         text_column: text column of table files.
-        batch_size: blocks per step.
+        batch_size: blocks per optimiser step, over all processes (under torchrun each of N
+            processes takes ``batch_size / N``, so the run is the same whatever N).
         lr: peak learning rate; None: 5e-4 from scratch, 5e-5 continued.
         warmup: share of steps of linear warm-up.
         weight_decay: AdamW weight decay.
-        save_steps: checkpoint (and evaluate) every this many steps.
+        save_steps: checkpoint every this many steps.
+        eval_steps: evaluate the held-out split every this many steps; None: at each checkpoint.
         logging_steps: log the training loss every this many steps.
         seed: seeds initialisation, data order and the held-out masks.
         device: ``auto``, ``cpu``, ``cuda``...
-        precision: ``auto``, ``fp32``, ``fp16``, ``bf16`` (GPU only).
+        precision: ``auto``, ``fp32``, ``fp16``, ``bf16``. On a CPU ``bf16`` is autocast (fast
+            where the CPU has AMX/AVX-512 bf16), ``auto`` is fp32 and ``fp16`` is refused.
     """
 
     corpus: str
     out: str
+    objective: str = "mlm"
     from_model: str | None = None
+    architecture: str | None = None
     size: str = "small"
     tokenizer: str | None = None
     vocab_size: int = 8000
@@ -78,19 +93,21 @@ class PretrainConfig:
     epochs: float = 1.0
     max_steps: int = -1
     eval_fraction: float = 0.02
-    max_eval_blocks: int = 1000
+    max_eval_blocks: int | None = 1000
     text_column: str | None = None
     batch_size: int = 32
     lr: float | None = None
     warmup: float = 0.06
     weight_decay: float = 0.01
     save_steps: int = 500
+    eval_steps: int | None = None
     logging_steps: int = 50
     seed: int = 0
     device: str = "auto"
     precision: str = "auto"
 
     def __post_init__(self) -> None:
+        self._check_objective()
         if self.size not in SIZES:
             raise ValueError(f"size={self.size!r} is unknown; expected one of {', '.join(SIZES)}")
         if self.tokenizer not in (None, "train", "from-model"):
@@ -110,7 +127,8 @@ class PretrainConfig:
             "batch_size": (self.batch_size, 1),
             "save_steps": (self.save_steps, 1),
             "logging_steps": (self.logging_steps, 1),
-            "max_eval_blocks": (self.max_eval_blocks, 1),
+            "max_eval_blocks": (1 if self.max_eval_blocks is None else self.max_eval_blocks, 1),
+            "eval_steps": (1 if self.eval_steps is None else self.eval_steps, 1),
         }
         for flag, (value, least) in checks.items():
             if value < least:
@@ -122,9 +140,35 @@ class PretrainConfig:
         if self.max_steps <= 0 and self.epochs <= 0:
             raise ValueError("give `epochs` > 0 or `max_steps` > 0")
 
+    def _check_objective(self) -> None:
+        if self.objective not in OBJECTIVES:
+            raise ValueError(
+                f"objective={self.objective!r} is unknown; expected one of {', '.join(OBJECTIVES)}"
+            )
+        allowed = ARCHITECTURES[self.objective]
+        if self.architecture is not None and self.architecture not in allowed:
+            raise ValueError(
+                f"architecture={self.architecture!r} cannot train objective={self.objective!r}; "
+                f"expected one of {', '.join(allowed)}"
+            )
+        if self.architecture is not None and self.from_model is not None:
+            raise ValueError(
+                "`architecture` names a model from scratch; with `from_model` the checkpoint's "
+                "own architecture is trained: drop one of them"
+            )
+
     @property
     def continued(self) -> bool:
         return self.from_model is not None
+
+    @property
+    def model_architecture(self) -> str:
+        """The architecture trained from scratch (``roberta``, ``gpt2`` or ``llama``)."""
+        return self.architecture or ARCHITECTURES[self.objective][0]
+
+    @property
+    def evaluate_every(self) -> int:
+        return self.eval_steps or self.save_steps
 
     @property
     def learning_rate(self) -> float:
@@ -138,6 +182,6 @@ class PretrainConfig:
     def resume_key(self) -> dict[str, Any]:
         """What must match for ``--resume`` to continue a run (everything but where it runs)."""
         record = self.to_dict()
-        for key in ("device", "precision", "logging_steps"):
+        for key in ("device", "precision", "logging_steps", "eval_steps"):
             record.pop(key)
         return record

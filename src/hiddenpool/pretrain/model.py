@@ -1,4 +1,5 @@
-"""The model a run starts from: a new RoBERTa of a named size, or a checkpoint given by --from."""
+"""The model a run starts from: a new RoBERTa, GPT-2 or Llama of a named size, or a checkpoint
+given by --from, with the head of the run's objective."""
 
 from __future__ import annotations
 
@@ -15,16 +16,21 @@ _POSITIONS_AFTER_PAD = ("roberta", "xlm-roberta", "camembert", "mpnet")
 
 
 def continued_model(config: PretrainConfig) -> tuple[Any, Any, list[str], str]:
-    """Load ``config.from_model`` with an MLM head: model, tokenizer, fresh keys, description.
+    """Load ``config.from_model`` with the objective's head: model, tokenizer, fresh keys, text.
 
     A checkpoint saved without an MLM head (MiniLM, a sentence-transformers folder) gets a freshly
-    initialised one; its keys are returned so the caller can say so.
+    initialised one; its keys are returned so the caller can say so. For CLM the tokenizer gets a
+    pad token (its end-of-text one where it has none) and pads on the left.
 
     Raises:
-        ValueError: the architecture has no masked-LM form, or the tokenizer has no mask token.
+        ValueError: the architecture has no masked-LM (causal-LM) form, or the tokenizer has no
+            mask token (MLM).
         FileNotFoundError: no such model.
     """
-    from transformers import AutoModelForMaskedLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM, AutoModelForMaskedLM, AutoTokenizer
+
+    clm = config.objective == "clm"
+    auto: Any = AutoModelForCausalLM if clm else AutoModelForMaskedLM
 
     from hiddenpool.backbone.loading import resolve_checkpoint
     from hiddenpool.backbone.safety import check_local_checkpoint
@@ -36,11 +42,17 @@ def continued_model(config: PretrainConfig) -> tuple[Any, Any, list[str], str]:
         check_local_checkpoint(source, allow_pickle=False, trust_remote_code=False)
     try:
         tokenizer = AutoTokenizer.from_pretrained(source)
-        model, info = AutoModelForMaskedLM.from_pretrained(
+        model, info = auto.from_pretrained(
             source, output_loading_info=True, use_safetensors=True, dtype=torch.float32
         )
     except ValueError as error:
         first = str(error).strip().splitlines()[0]
+        if "Unrecognized configuration class" in first and clm:
+            raise ValueError(
+                f"--from {config.from_model}: not a causal-LM checkpoint (transformers has no "
+                "causal-language-model head for its architecture); --objective clm continues "
+                "decoders such as GPT-2, Llama, Qwen or Mistral (encoders train with mlm)"
+            ) from None
         if "Unrecognized configuration class" in first:
             raise ValueError(
                 f"--from {config.from_model}: not an MLM-capable checkpoint (transformers has no "
@@ -51,7 +63,11 @@ def continued_model(config: PretrainConfig) -> tuple[Any, Any, list[str], str]:
     except OSError as error:
         first = str(error).strip().splitlines()[0]
         raise FileNotFoundError(f"--from {config.from_model}: could not load ({first})") from None
-    if tokenizer.mask_token is None:
+    if clm:
+        if tokenizer.pad_token is None:
+            tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
+        tokenizer.padding_side = "left"
+    elif tokenizer.mask_token is None:
         raise ValueError(
             f"--from {config.from_model}: its tokenizer has no mask token, so it cannot be "
             "trained with masked language modelling"
@@ -65,7 +81,12 @@ def continued_model(config: PretrainConfig) -> tuple[Any, Any, list[str], str]:
 
 
 def new_model(config: PretrainConfig, tokenizer: Any) -> tuple[Any, str]:
-    """A randomly initialised ``RobertaForMaskedLM`` of ``config.size``, and its description."""
+    """A randomly initialised model of ``config.size`` for the objective, and its description.
+
+    ``RobertaForMaskedLM`` for MLM; ``GPT2LMHeadModel`` or ``LlamaForCausalLM`` for CLM.
+    """
+    if config.objective == "clm":
+        return _new_decoder(config, tokenizer)
     from transformers import RobertaConfig, RobertaForMaskedLM
 
     size = SIZES[config.size]
@@ -86,6 +107,56 @@ def new_model(config: PretrainConfig, tokenizer: Any) -> tuple[Any, str]:
         f"{size.hidden_size} wide, {len(tokenizer):,}-token byte-level BPE)"
     )
     return RobertaForMaskedLM(model_config), description
+
+
+def _new_decoder(config: PretrainConfig, tokenizer: Any) -> tuple[Any, str]:
+    from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
+
+    size = SIZES[config.size]
+    special = {
+        "vocab_size": len(tokenizer),
+        "pad_token_id": tokenizer.pad_token_id,
+        "bos_token_id": tokenizer.bos_token_id,
+        "eos_token_id": tokenizer.eos_token_id,
+        "tie_word_embeddings": True,  # small vocabularies: the embedding is most parameters
+    }
+    model: Any
+    if config.model_architecture == "gpt2":
+        # No dropout: single-pass pretraining does not overfit, and without it a run's result
+        # is the same for every process count (dropout masks come from each process's RNG).
+        model = GPT2LMHeadModel(
+            GPT2Config(
+                n_embd=size.hidden_size,
+                n_layer=size.num_layers,
+                n_head=size.num_heads,
+                n_inner=size.intermediate_size,
+                n_positions=config.max_length,
+                resid_pdrop=0.0,
+                embd_pdrop=0.0,
+                attn_pdrop=0.0,
+                **special,
+            )
+        )
+        name = "GPT2LMHeadModel"
+    else:
+        model = LlamaForCausalLM(
+            LlamaConfig(
+                hidden_size=size.hidden_size,
+                num_hidden_layers=size.num_layers,
+                num_attention_heads=size.num_heads,
+                num_key_value_heads=size.num_heads,
+                # SwiGLU has three matrices where GELU has two: 2/3 of the width keeps the size
+                intermediate_size=size.intermediate_size * 2 // 3,
+                max_position_embeddings=config.max_length,
+                **special,
+            )
+        )
+        name = "LlamaForCausalLM"
+    description = (
+        f"{name} '{config.size}' from scratch ({size.num_layers} layers, "
+        f"{size.hidden_size} wide, {len(tokenizer):,}-token byte-level BPE)"
+    )
+    return model, description
 
 
 def check_max_length(model: Any, max_length: int) -> None:

@@ -14,8 +14,13 @@ OUT/
 ```
 
 When it finishes, OUT holds an ordinary Hugging Face checkpoint (config.json, model.safetensors,
-tokenizer files) of the ``*ForMaskedLM`` model, plus ``pretrain.json`` with what was trained and
-the held-out MLM loss and masked-token accuracy; the work folder is removed.
+tokenizer files) of the ``*ForMaskedLM`` or ``*ForCausalLM`` model, plus ``pretrain.json`` with
+what was trained and the held-out loss and accuracy (masked-token for MLM, next-token for CLM);
+the work folder is removed.
+
+Under torchrun every process checks the output folder, then rank 0 prepares the tokenizer and
+token streams while the others wait (``main_process_first``) and reuse them; rank 0 alone writes
+checkpoints, the final folder and ``pretrain.json``.
 """
 
 from __future__ import annotations
@@ -50,8 +55,10 @@ from hiddenpool.pretrain.trainer import (
     eval_record,
     masked_eval_set,
     mlm_collator,
-    mlm_trainer,
+    pretrain_trainer,
     say,
+    sparse_mlm_logits,
+    training_arguments,
 )
 
 __all__ = ["RECORD", "WORK", "PretrainResult", "last_checkpoint", "pretrain"]
@@ -70,12 +77,19 @@ class PretrainResult:
     def summary(self) -> str:
         r = self.record
         before, after = r["eval_before"], r["eval_after"]
+        clm = r["settings"]["objective"] == "clm"
+        kind, accuracy = ("CLM", "next-token") if clm else ("MLM", "masked-token")
+        scored = (
+            f"{after['predicted_tokens']:,} predicted"
+            if clm
+            else (f"{after['masked_tokens']:,} masked")
+        )
         return (
             f"{self.out}: {r['model']['description']}, {r['train']['global_step']} steps "
-            f"in {r['train']['seconds'] / 60:.1f} min; held-out MLM loss "
-            f"{before['loss']:.3f} -> {after['loss']:.3f}, masked-token accuracy "
-            f"{before['accuracy']:.3f} -> {after['accuracy']:.3f} "
-            f"({after['masked_tokens']:,} masked tokens in {after['blocks']:,} blocks)"
+            f"in {r['train']['seconds'] / 60:.1f} min; held-out {kind} loss "
+            f"{before['loss']:.3f} -> {after['loss']:.3f} (perplexity {after['perplexity']:.1f}), "
+            f"{accuracy} accuracy {before['accuracy']:.3f} -> {after['accuracy']:.3f} "
+            f"({scored} tokens in {after['blocks']:,} blocks)"
         )
 
 
@@ -138,7 +152,8 @@ def _scratch_tokenizer(config: PretrainConfig, files: list[Path], work: Path, sh
     if show:
         say(f"training a {config.vocab_size:,}-token byte-level BPE tokenizer")
     documents = _training_documents(config, files, held_out=False)
-    tokenizer = train_tokenizer(documents, config.vocab_size, config.max_length, show)
+    decoder = config.objective == "clm"
+    tokenizer = train_tokenizer(documents, config.vocab_size, config.max_length, show, decoder)
     if len(tokenizer) <= 5:  # only the special tokens: nothing was read
         raise ValueError(f"{config.corpus}: the corpus holds no text (every document is blank)")
     staged = work / "tokenizer.tmp"
@@ -162,7 +177,7 @@ def _token_streams(
     held = write_token_stream(_training_documents(config, files, True), tokenizer, work / "eval")
     if train.documents == 0 and held.documents == 0:
         raise ValueError(f"{config.corpus}: the corpus holds no text (every document is blank)")
-    content = config.max_length - 2
+    content = config.max_length if config.objective == "clm" else config.max_length - 2
     if train.tokens < content or held.tokens < content:
         raise ValueError(
             f"{config.corpus}: too little text for --max-length {config.max_length} and "
@@ -185,13 +200,79 @@ def last_checkpoint(folder: Path) -> Path | None:
     return max(complete, key=lambda p: int(p.name.split("-")[1]), default=None)
 
 
+def _datasets(
+    config: PretrainConfig,
+    tokenizer: Any,
+    train_stream: TokenStream,
+    eval_stream: TokenStream,
+    model: Any,
+    main: bool,
+) -> tuple[BlockDataset, Any, Any, bool]:
+    """Training blocks, the held-out set (MLM: masked once), the collator, whole-word or not.
+
+    For MLM the model is also switched to logits at masked positions only while training.
+    """
+    clm = config.objective == "clm"
+    whole_word = not clm and config.whole_word_mask and bool(getattr(tokenizer, "is_fast", False))
+    if config.whole_word_mask and not whole_word and not clm and main:
+        say("--whole-word-mask needs a fast tokenizer (word offsets); masking single tokens")
+    wrap = not clm
+    train_set = BlockDataset(train_stream, tokenizer, config.max_length, whole_word, wrap=wrap)
+    eval_blocks = BlockDataset(
+        eval_stream,
+        tokenizer,
+        config.max_length,
+        whole_word,
+        limit=config.max_eval_blocks,
+        wrap=wrap,
+    )
+    if clm:
+        return train_set, eval_blocks, None, False
+    collator = mlm_collator(tokenizer, config, whole_word)
+    eval_set = masked_eval_set(
+        eval_blocks, mlm_collator(tokenizer, config, whole_word, config.seed)
+    )
+    sparse_mlm_logits(model)
+    return train_set, eval_set, collator, whole_word
+
+
+def _model_and_data(
+    config: PretrainConfig, files: list[Path], args: Any, resuming: bool, show: bool
+) -> tuple[Any, Any, list[str], str, TokenStream, TokenStream]:
+    """The model, its tokenizer and the token streams; rank 0 prepares, the others reuse."""
+    work = Path(config.out) / WORK
+    main = args.process_index == 0
+    if config.continued:  # load before anything is written: a bad --from leaves OUT untouched
+        model, tokenizer, fresh, description = continued_model(config)
+    set_seed(config.seed)
+    with args.main_process_first(desc="preparing the corpus", local=False):
+        work.mkdir(parents=True, exist_ok=True)
+        if main and not resuming:
+            save_json(work / "run.json", config.resume_key())
+        if config.continued:
+            if fresh and main:
+                head = "causal-LM" if config.objective == "clm" else "MLM"
+                say(
+                    f"--from {config.from_model}: the checkpoint has no {head} head; a freshly "
+                    f"initialised one is trained ({', '.join(fresh)})"
+                )
+        else:
+            tokenizer = _scratch_tokenizer(config, files, work, show)
+            set_seed(config.seed)  # the same initial weights however the tokenizer was got
+            model, description = new_model(config, tokenizer)
+            fresh = []
+        check_max_length(model, config.max_length)
+        train_stream, eval_stream = _token_streams(config, files, work, tokenizer, show)
+    return model, tokenizer, fresh, description, train_stream, eval_stream
+
+
 def pretrain(
     config: PretrainConfig,
     resume: bool = False,
     show_progress: bool | None = None,
     log_lines: bool | None = None,
 ) -> PretrainResult:
-    """Pretrain (or continue pretraining) a masked language model on a corpus.
+    """Pretrain (or continue pretraining) a masked or causal language model on a corpus.
 
     Args:
         config: the run's settings.
@@ -204,83 +285,65 @@ def pretrain(
         The finished run (also in ``OUT/pretrain.json``).
 
     Raises:
-        ValueError: bad settings, an empty corpus, a ``--from`` that cannot do MLM, or an output
-            folder that holds something else (nothing is overwritten).
+        ValueError: bad settings, an empty corpus, a ``--from`` without a head for the
+            objective, or an output folder that holds something else (nothing is overwritten).
         FileNotFoundError: the corpus or the ``--from`` model does not exist.
 
     >>> pretrain(PretrainConfig("docs/", "runs/mlm", size="tiny", max_steps=20))  # doctest: +SKIP
     """
-    show = sys.stderr.isatty() if show_progress is None else show_progress
-    lines = (not show) if log_lines is None else log_lines
     config, files, resuming = _checked(config, resume)
     out = Path(config.out)
-    if config.continued:  # load before anything is written: a bad --from leaves OUT untouched
-        model, tokenizer, fresh, description = continued_model(config)
     work = out / WORK
-    work.mkdir(parents=True, exist_ok=True)
-    if not resuming:
-        save_json(work / "run.json", config.resume_key())
-    set_seed(config.seed)
-    started = time.perf_counter()
-    if config.continued:
-        if fresh:
-            say(
-                f"--from {config.from_model}: the checkpoint has no MLM head; a freshly "
-                f"initialised one is trained ({', '.join(fresh)})"
-            )
-    else:
-        tokenizer = _scratch_tokenizer(config, files, work, show)
-        model, description = new_model(config, tokenizer)
-        fresh = []
-    check_max_length(model, config.max_length)
-
-    train_stream, eval_stream = _token_streams(config, files, work, tokenizer, show)
-    whole_word = config.whole_word_mask and bool(getattr(tokenizer, "is_fast", False))
-    if config.whole_word_mask and not whole_word:
-        say("--whole-word-mask needs a fast tokenizer (word offsets); masking single tokens")
-    train_set = BlockDataset(train_stream, tokenizer, config.max_length, whole_word)
-    eval_blocks = BlockDataset(
-        eval_stream, tokenizer, config.max_length, whole_word, limit=config.max_eval_blocks
-    )
-    collator = mlm_collator(tokenizer, config, whole_word)
-    eval_set = masked_eval_set(
-        eval_blocks, mlm_collator(tokenizer, config, whole_word, config.seed)
-    )
     device = resolve_device(config.device)
-    trainer = mlm_trainer(
-        config, model, train_set, eval_set, collator, work / "checkpoints", device, show, lines
+    args = training_arguments(config, work / "checkpoints", device, False)  # sets up DDP
+    main = args.process_index == 0
+    show = main and (sys.stderr.isatty() if show_progress is None else show_progress)
+    lines = main and ((not show) if log_lines is None else log_lines)
+    args.disable_tqdm = not show
+    args.distributed_state.wait_for_everyone()  # every process checked `out` before it changes
+    started = time.perf_counter()
+    model, tokenizer, fresh, description, train_stream, eval_stream = _model_and_data(
+        config, files, args, resuming, show
     )
+    train_set, eval_set, collator, whole_word = _datasets(
+        config, tokenizer, train_stream, eval_stream, model, main
+    )
+    trainer = pretrain_trainer(config, args, model, train_set, eval_set, collator, show, lines)
     steps_per_epoch = max(1, len(train_set) // config.batch_size)
     if show or lines:
         say(
             f"{description}: {len(train_set):,} training blocks of {config.max_length} tokens, "
             f"{len(eval_set):,} held-out; {steps_per_epoch:,} steps per epoch"
+            + (f"; {args.world_size} processes" if args.world_size > 1 else "")
         )
     progress_was_on = hf_logging.is_progress_bar_enabled()
     hf_logging.disable_progress_bar()  # "Writing model shards" at every checkpoint
+    staged = work / "final"
     try:
         before_file = work / "eval_before.json"
         if before_file.is_file():
             before = json.loads(before_file.read_text(encoding="utf-8"))
         else:
-            before = eval_record(trainer.evaluate(), len(eval_set))
-            save_json(before_file, before)
+            before = eval_record(trainer.evaluate(), len(eval_set))  # every process takes part
+            if main:
+                save_json(before_file, before)
         checkpoint = last_checkpoint(work / "checkpoints") if resuming else None
-        if checkpoint is not None:
+        if checkpoint is not None and main:
             say(f"resuming from {checkpoint.name}")
-        elif resuming:
+        elif resuming and main:
             say("no complete checkpoint yet: training starts from step 0")
         train_start = time.perf_counter()
         output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
         train_seconds = time.perf_counter() - train_start
         after = eval_record(trainer.evaluate(), len(eval_set))
-        staged = work / "final"
-        shutil.rmtree(staged, ignore_errors=True)
-        model.save_pretrained(staged)
-        tokenizer.save_pretrained(staged)
+        if main:
+            shutil.rmtree(staged, ignore_errors=True)
+            model.save_pretrained(staged)
+            tokenizer.save_pretrained(staged)
     finally:
         if progress_was_on:
             hf_logging.enable_progress_bar()
+    tokens_seen = int(output.global_step) * config.batch_size * config.max_length
     record: dict[str, Any] = {
         "model": {
             "description": description,
@@ -291,7 +354,7 @@ def pretrain(
             "hidden_size": int(model.config.hidden_size),
             "vocab_size": len(tokenizer),
             "parameters": int(sum(p.numel() for p in model.parameters())),
-            "fresh_mlm_head": fresh,
+            "fresh_head": fresh,
         },
         "corpus": {
             "path": config.corpus,
@@ -307,6 +370,10 @@ def pretrain(
             "epochs": round(output.global_step / steps_per_epoch, 3),
             "train_blocks": len(train_set),
             "batch_size": config.batch_size,
+            "processes": args.world_size,
+            "tokens_seen": tokens_seen,
+            "tokens_per_second": round(tokens_seen / max(train_seconds, 1e-9), 1),
+            "precision": "bf16" if args.bf16 else "fp16" if args.fp16 else "fp32",
             "learning_rate": config.learning_rate,
             "train_loss": float(output.training_loss),
             "seconds": round(train_seconds, 1),
@@ -315,13 +382,22 @@ def pretrain(
             "device": str(device),
             "threads": torch.get_num_threads(),
             "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+            "log_history": [_log_entry(e) for e in trainer.state.log_history],
         },
         "eval_before": before,
         "eval_after": after,
         "settings": config.to_dict(),
     }
-    for path in staged.iterdir():
-        os.replace(path, out / path.name)
-    save_json(out / RECORD, record)  # last: its presence means the folder is complete
-    shutil.rmtree(work, ignore_errors=True)
+    if main:
+        for path in staged.iterdir():
+            os.replace(path, out / path.name)
+        save_json(out / RECORD, record)  # last: its presence means the folder is complete
+        shutil.rmtree(work, ignore_errors=True)
+    args.distributed_state.wait_for_everyone()  # nobody returns before the folder is complete
     return PretrainResult(out=out, record=record)
+
+
+def _log_entry(entry: dict[str, Any]) -> dict[str, Any]:
+    """One Trainer log line: step, training or held-out loss, learning rate (no runtimes)."""
+    kept = ("step", "epoch", "loss", "learning_rate", "eval_loss", "eval_accuracy")
+    return {k: entry[k] for k in kept if k in entry}

@@ -3,8 +3,10 @@
 Documents are tokenized in batches and appended to two flat files, never held whole: token ids,
 and one flag per token (a new word, the rest of a word, or a separator). Documents are packed
 RoBERTa-style ("full sentences"): each block is ``<s>`` + ``max_length - 2`` consecutive tokens
-of the stream + ``</s>``, with ``</s>`` between documents. The word flags come from the fast
-tokenizer's offsets (a gap before a token starts a new word) and feed whole-word masking.
+of the stream + ``</s>``, with ``</s>`` between documents. For a decoder (causal LM) a block is
+``max_length`` consecutive tokens of the stream, GPT-2's packing: no padding anywhere, and the
+end-of-text token between documents. The word flags come from the fast tokenizer's offsets (a gap
+before a token starts a new word) and feed whole-word masking.
 """
 
 from __future__ import annotations
@@ -36,21 +38,29 @@ WORD_START, WORD_REST, SEPARATOR = 1, 0, 2
 
 
 def train_tokenizer(
-    documents: Iterable[str], vocab_size: int, max_length: int, show_progress: bool
+    documents: Iterable[str],
+    vocab_size: int,
+    max_length: int,
+    show_progress: bool,
+    decoder: bool = False,
 ) -> PreTrainedTokenizerBase:
-    """Train a byte-level BPE tokenizer (RoBERTa's) on the documents.
+    """Train a byte-level BPE tokenizer (RoBERTa's and GPT-2's) on the documents.
 
     Args:
         documents: the training documents, streamed.
         vocab_size: vocabulary size, special tokens included.
         max_length: the model's maximum input length in tokens.
         show_progress: the tokenizers library's progress bar.
+        decoder: a GPT-2-style tokenizer for a causal LM instead of RoBERTa's.
 
     Returns:
-        A fast ``RobertaTokenizer`` (``<s> <pad> </s> <unk> <mask>`` = ids 0..4).
+        A fast ``RobertaTokenizer`` (``<s> <pad> </s> <unk> <mask>`` = ids 0..4); with
+        ``decoder`` a ``GPT2Tokenizer`` over the same vocabulary that adds no special tokens
+        (a text's last real token is its own, as in GPT-2), ``</s>`` ends a text, ``<pad>`` pads
+        and padding is on the left, where decoders want it.
     """
     from tokenizers import ByteLevelBPETokenizer
-    from transformers import RobertaTokenizer
+    from transformers import GPT2Tokenizer, RobertaTokenizer
 
     bpe = ByteLevelBPETokenizer(add_prefix_space=False, trim_offsets=True)
     bpe.train_from_iterator(
@@ -62,6 +72,17 @@ def train_tokenizer(
     )
     with tempfile.TemporaryDirectory() as folder:
         bpe.save_model(folder)
+        if decoder:
+            return GPT2Tokenizer(
+                vocab=os.path.join(folder, "vocab.json"),
+                merges=os.path.join(folder, "merges.txt"),
+                unk_token="<unk>",
+                bos_token="<s>",
+                eos_token="</s>",
+                pad_token="<pad>",
+                model_max_length=max_length,
+                padding_side="left",
+            )
         tokenizer = RobertaTokenizer(
             vocab=os.path.join(folder, "vocab.json"),
             merges=os.path.join(folder, "merges.txt"),
@@ -188,11 +209,13 @@ def read_stream(record: dict[str, Any]) -> TokenStream:
 
 
 class BlockDataset(torch.utils.data.Dataset):
-    """Fixed-length MLM examples cut from a token stream (a map-style dataset for the Trainer).
+    """Fixed-length examples cut from a token stream (a map-style dataset for the Trainer).
 
-    Each item has ``input_ids`` and ``special_tokens_mask`` (the ``<s>``/``</s>`` it was wrapped
-    in and the document separators), and with ``offsets=True`` an ``offset_mapping`` rebuilt from
-    the word flags, which is what ``DataCollatorForLanguageModeling`` reads to mask whole words.
+    MLM items (``wrap=True``) have ``input_ids`` and ``special_tokens_mask`` (the ``<s>``/``</s>``
+    it was wrapped in and the document separators), and with ``offsets=True`` an
+    ``offset_mapping`` rebuilt from the word flags, which is what
+    ``DataCollatorForLanguageModeling`` reads to mask whole words. CLM items (``wrap=False``) are
+    ``max_length`` tokens of the stream with ``labels`` equal to them (the model shifts).
 
     Args:
         stream: the tokenized corpus.
@@ -200,6 +223,7 @@ class BlockDataset(torch.utils.data.Dataset):
         max_length: tokens per block, special tokens included.
         offsets: add ``offset_mapping`` (for whole-word masking).
         limit: at most this many blocks (the first ones), or None for all.
+        wrap: wrap each block in ``<s>``/``</s>`` (MLM); False for a causal LM.
     """
 
     def __init__(
@@ -209,19 +233,21 @@ class BlockDataset(torch.utils.data.Dataset):
         max_length: int,
         offsets: bool,
         limit: int | None = None,
+        wrap: bool = True,
     ) -> None:
         self.ids = stream.ids()
         self.flags = stream.flags()
-        self.content = max_length - 2
+        self.wrap = wrap
+        self.content = max_length - 2 if wrap else max_length
         first = (
             tokenizer.cls_token_id if tokenizer.cls_token_id is not None else tokenizer.bos_token_id
         )
         last = (
             tokenizer.sep_token_id if tokenizer.sep_token_id is not None else tokenizer.eos_token_id
         )
-        if first is None or last is None:
+        if wrap and (first is None or last is None):
             raise ValueError(f"{tokenizer.name_or_path}: the tokenizer has no <s>/</s> tokens")
-        self.first, self.last = int(first), int(last)
+        self.first, self.last = int(first or 0), int(last or 0)
         self.offsets = offsets
         blocks = stream.tokens // self.content
         self.length = blocks if limit is None else min(blocks, limit)
@@ -229,14 +255,17 @@ class BlockDataset(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return self.length
 
-    def __getitem__(self, index: int) -> dict[str, list[Any]]:
+    def __getitem__(self, index: int) -> dict[str, Any]:
         if not 0 <= index < self.length:
             raise IndexError(index)
         span = slice(index * self.content, (index + 1) * self.content)
+        if not self.wrap:
+            block = torch.from_numpy(self.ids[span].astype(np.int64))
+            return {"input_ids": block, "labels": block}
         ids = [self.first, *self.ids[span].astype(np.int64).tolist(), self.last]
         flags = self.flags[span]
         special = [1, *(flags == SEPARATOR).astype(np.int64).tolist(), 1]
-        item: dict[str, list[Any]] = {"input_ids": ids, "special_tokens_mask": special}
+        item: dict[str, Any] = {"input_ids": ids, "special_tokens_mask": special}
         if self.offsets:
             item["offset_mapping"] = list(_offsets(flags))
         return item

@@ -1,13 +1,21 @@
-"""The Hugging Face Trainer set up for MLM: masking, fixed held-out masks, accuracy, log lines."""
+"""The Hugging Face Trainer set up for pretraining: MLM masking with fixed held-out masks, or
+next-token prediction; held-out accuracy, bf16 on CPUs, DDP under torchrun, log lines.
+
+Under ``torchrun``/``accelerate launch`` the Trainer runs DDP (gloo on CPUs, nccl on GPUs): each
+process takes ``batch_size / N`` blocks of every step's batch (accelerate shards one seeded order),
+so N processes see the batches one process would; checkpoints are written by rank 0.
+"""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from transformers import (
     DataCollatorForLanguageModeling,
     Trainer,
@@ -20,7 +28,16 @@ from hiddenpool._runtime import mixed_precision
 from hiddenpool.pretrain.config import PretrainConfig
 from hiddenpool.pretrain.tokens import BlockDataset
 
-__all__ = ["eval_record", "masked_eval_set", "mlm_collator", "mlm_trainer", "say"]
+__all__ = [
+    "eval_record",
+    "masked_eval_set",
+    "mlm_collator",
+    "pretrain_trainer",
+    "say",
+    "sparse_mlm_logits",
+    "training_arguments",
+    "world_size",
+]
 
 _LOGGED = ("loss", "learning_rate", "eval_loss", "eval_accuracy")
 
@@ -39,17 +56,55 @@ class _LogLines(TrainerCallback):
                 f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in shown.items()
             )
             when = f"step {state.global_step}/{state.max_steps}" if state.max_steps else "start"
-            say(f"{when}: {cells}")
+            if state.is_world_process_zero:
+                say(f"{when}: {cells}")
+
+
+def world_size() -> int:
+    """Processes of this run: ``WORLD_SIZE`` as torchrun and accelerate launch set it."""
+    return max(1, int(os.environ.get("WORLD_SIZE", "1")))
+
+
+def sparse_mlm_logits(model: Any) -> bool:
+    """Train an MLM computing vocabulary logits only at masked positions (about 15% of them).
+
+    The full head multiplies every position by the (hidden x vocab) matrix although only masked
+    ones enter the loss; this is the same loss (token mean of cross-entropy over the masked
+    positions) for about a sixth of that matmul. Evaluation keeps the model's own forward. The
+    override lives on the instance, so the saved checkpoint is the ordinary class. Returns False
+    (and changes nothing) for a model whose MLM head is not ``lm_head`` or ``cls``.
+    """
+    head = getattr(model, "lm_head", None) or getattr(model, "cls", None)
+    base = getattr(model, "base_model", None)
+    if head is None or base is None or base is model:
+        return False
+    full = model.forward
+
+    def forward(
+        input_ids: Any = None, attention_mask: Any = None, labels: Any = None, **kwargs: Any
+    ) -> Any:
+        if not model.training or labels is None:
+            return full(input_ids=input_ids, attention_mask=attention_mask, labels=labels, **kwargs)
+        from transformers.modeling_outputs import MaskedLMOutput
+
+        hidden = base(input_ids=input_ids, attention_mask=attention_mask, **kwargs)[0]
+        chosen = labels != -100
+        logits = head(hidden[chosen])  # (masked tokens, vocab)
+        loss = F.cross_entropy(logits.float(), labels[chosen])
+        return MaskedLMOutput(loss=loss, logits=logits)
+
+    model.forward = forward
+    return True
 
 
 class _Collator:
     """Masks training batches; passes held-out batches that were masked once up front."""
 
-    def __init__(self, mlm: DataCollatorForLanguageModeling) -> None:
+    def __init__(self, mlm: DataCollatorForLanguageModeling | None) -> None:
         self.mlm = mlm
 
     def __call__(self, examples: list[dict[str, Any]]) -> dict[str, Any]:
-        if "labels" in examples[0]:
+        if "labels" in examples[0] or self.mlm is None:  # held-out MLM, or CLM blocks
             return {k: torch.stack([e[k] for e in examples]) for k in examples[0]}
         return self.mlm(examples)
 
@@ -93,47 +148,75 @@ def _accuracy(prediction: Any) -> dict[str, float]:
     }
 
 
+def _next_token_accuracy(prediction: Any) -> dict[str, float]:
+    """The argmax at position t against the token at t + 1 (the model's own shift)."""
+    predicted, labels = prediction.predictions[:, :-1], prediction.label_ids[:, 1:]
+    scored = labels != -100
+    return {
+        "accuracy": float((predicted[scored] == labels[scored]).mean()),
+        "predicted_tokens": int(scored.sum()),
+    }
+
+
 def _argmax(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return logits.argmax(dim=-1)  # keeps (B, T) ids instead of (B, T, vocab) logits
 
 
 def eval_record(metrics: dict[str, float], blocks: int) -> dict[str, Any]:
-    """Held-out MLM loss, perplexity and masked-token accuracy from ``Trainer.evaluate``."""
+    """Held-out loss, perplexity and accuracy from ``Trainer.evaluate``.
+
+    MLM: masked-token accuracy over ``masked_tokens``; CLM: next-token accuracy over
+    ``predicted_tokens``.
+    """
     loss = float(metrics["eval_loss"])
-    return {
+    record: dict[str, Any] = {
         "loss": loss,
         "perplexity": float(np.exp(min(loss, 50.0))),
         "accuracy": float(metrics["eval_accuracy"]),
-        "masked_tokens": int(metrics["eval_masked_tokens"]),
-        "blocks": blocks,
     }
+    for key in ("masked_tokens", "predicted_tokens"):
+        if f"eval_{key}" in metrics:
+            record[key] = int(metrics[f"eval_{key}"])
+    record["blocks"] = blocks
+    return record
 
 
-def mlm_trainer(
-    config: PretrainConfig,
-    model: Any,
-    train_set: BlockDataset,
-    eval_set: list[dict[str, torch.Tensor]],
-    collator: DataCollatorForLanguageModeling,
-    checkpoints: Path,
-    device: torch.device,
-    show: bool,
-    lines: bool,
-) -> Trainer:
-    """A Trainer that checkpoints (and evaluates) every ``save_steps``, keeping the last two."""
-    precision: dict[str, Any] = dict(mixed_precision(config.precision, str(device)))
-    args = TrainingArguments(
+def _precision(precision: str, device: torch.device) -> dict[str, Any]:
+    """``mixed_precision``'s flags, plus bf16 autocast on a CPU (TrainingArguments has it)."""
+    if device.type == "cpu" and precision == "bf16":
+        return {"bf16": True}
+    if device.type == "cpu" and precision == "fp16":
+        raise ValueError("precision='fp16' needs a GPU; on a CPU choose bf16 or fp32")
+    return dict(mixed_precision(precision, str(device)))
+
+
+def training_arguments(
+    config: PretrainConfig, checkpoints: Path, device: torch.device, show: bool
+) -> TrainingArguments:
+    """The run's TrainingArguments (creating them sets up DDP under torchrun).
+
+    Raises:
+        ValueError: ``batch_size`` does not divide among the processes.
+    """
+    processes = world_size()
+    if config.batch_size % processes:
+        raise ValueError(
+            f"`batch_size` {config.batch_size} is the batch of one step over all {processes} "
+            f"processes, so it must divide by {processes}"
+        )
+    per_device = config.batch_size // processes
+    return TrainingArguments(
         output_dir=str(checkpoints),
         num_train_epochs=config.epochs,
         max_steps=config.max_steps,
-        per_device_train_batch_size=config.batch_size,
-        per_device_eval_batch_size=config.batch_size,
+        per_device_train_batch_size=per_device,
+        per_device_eval_batch_size=per_device,
         learning_rate=config.learning_rate,
         weight_decay=config.weight_decay,
         warmup_steps=config.warmup,
         lr_scheduler_type="linear",
         eval_strategy="steps",
-        eval_steps=config.save_steps,
+        eval_steps=config.evaluate_every,
         save_strategy="steps",
         save_steps=config.save_steps,
         save_total_limit=2,  # a kill while writing one leaves the previous one complete
@@ -147,15 +230,34 @@ def mlm_trainer(
         disable_tqdm=not show,
         use_cpu=device.type == "cpu",
         dataloader_pin_memory=device.type == "cuda",
-        **precision,
+        ddp_backend=None if processes == 1 else ("nccl" if device.type == "cuda" else "gloo"),
+        ddp_find_unused_parameters=False,
+        **_precision(config.precision, device),
     )
+
+
+def pretrain_trainer(
+    config: PretrainConfig,
+    args: TrainingArguments,
+    model: Any,
+    train_set: BlockDataset,
+    eval_set: Any,
+    collator: DataCollatorForLanguageModeling | None,
+    show: bool,
+    lines: bool,
+) -> Trainer:
+    """A Trainer that checkpoints every ``save_steps`` (the last two kept) and evaluates.
+
+    ``collator`` masks MLM batches; None for CLM, whose blocks are stacked as they are.
+    """
+    clm = config.objective == "clm"
     trainer = Trainer(
         model=model,
         args=args,
         train_dataset=train_set,
         eval_dataset=eval_set,
         data_collator=_Collator(collator),
-        compute_metrics=_accuracy,
+        compute_metrics=_next_token_accuracy if clm else _accuracy,
         preprocess_logits_for_metrics=_argmax,
     )
     if not show:
