@@ -10,7 +10,9 @@ import pytest
 from scipy.stats import spearmanr
 
 import hiddenpool.evaluate.compare as evaluate_compare
+from hiddenpool.data import LabelledData
 from hiddenpool.evaluate import evaluate_features, make_folds
+from hiddenpool.evaluate.metrics import score_predictions
 from hiddenpool.evaluate.ridge import ridge_fold
 from hiddenpool.evaluate.stages_report import stage_rows, stages_section
 from hiddenpool.postprocess import fit_stages
@@ -71,6 +73,72 @@ def test_a_staged_score_equals_whitening_by_hand_per_fold(regression):
     table = stages_section(result, ["fitted per fold"])
     assert "| `mean \\| whiten(6)` |" in table  # the spec's pipe does not split the cell
     assert f"{100 * row.retained:.1f}% | 24 (of 48) |" in table
+
+
+def _whiten_by_hand(train: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """BERT-whitening fitted with numpy alone: the mean and the top-k covariance directions."""
+    train = train.astype(np.float64)
+    u, s, _ = np.linalg.svd(np.cov(train, rowvar=False))
+    return train.mean(axis=0), u[:, :k] / np.sqrt(s[:k])
+
+
+def _probe_texts(task: str) -> LabelledData:
+    from tiny_models import WORDS
+
+    rng = np.random.default_rng(3)
+    texts = [" ".join(rng.choice(WORDS, size=3 + i % 7)) for i in range(60)]
+    score = np.array([sum(w in ("good", "great", "fun", "love") for w in t.split()) for t in texts])
+    score = score + np.array([len(t.split()) for t in texts]) / 4 + rng.normal(0, 0.3, 60)
+    if task == "classification":
+        labels = np.array(["low", "mid", "high"])[
+            np.digitize(score, np.quantile(score, [1 / 3, 2 / 3]))
+        ]
+        return LabelledData(texts, labels, ("y",), "classification", "toy")
+    return LabelledData(texts, score, ("y",), "regression", "toy")
+
+
+@pytest.mark.parametrize("task", ["regression", "classification"])
+def test_compare_fits_each_folds_stages_on_its_training_rows_only(tiny_backbone, task):
+    # End to end through run_compare: a _stage_features (or anything between it and the probes)
+    # that fitted the whitening on all rows, or on the test rows, scores differently.
+    from hiddenpool import Encoder
+    from hiddenpool.compare import run_compare
+    from hiddenpool.evaluate.logistic import logistic_fold
+
+    data = _probe_texts(task)
+    encoder = Encoder(tiny_backbone("bert"), normalize=False)
+    spec = "mean | whiten(8)"
+    run = run_compare(data, encoder, ["mean", spec], folds=3, seed=5)
+    pooled = encoder.encode_many(data.texts, ["mean"])["mean"].astype(np.float64)
+    folds = make_folds(len(data.texts), k=3, seed=5, labels=data.labels, task=task)
+    classes, y = np.unique(data.labels, return_inverse=True)
+    expected = np.zeros_like(run.result.get(spec).oof)
+    for train, test in folds:
+        mean, projection = _whiten_by_hand(pooled[train], 8)
+        x_train, x_test = (pooled[train] - mean) @ projection, (pooled[test] - mean) @ projection
+        if task == "regression":
+            expected[test] = ridge_fold(x_train, data.labels[train], x_test).test_pred[:, 0]
+        else:
+            expected[test] = logistic_fold(
+                x_train, y[train], x_test, len(classes), seed=5
+            ).test_proba
+    got = run.result.get(spec)
+    np.testing.assert_allclose(got.oof, expected, rtol=1e-5, atol=1e-6)
+    truth = data.labels if task == "regression" else y
+    primary = run.result.primary_metric
+    by_hand = [score_predictions(task, truth[test], expected[test])[primary] for _, test in folds]
+    np.testing.assert_allclose(got.metrics[primary].folds, by_hand, rtol=1e-6)
+    # The reference can tell: whitening fitted on every row gives other predictions.
+    mean, projection = _whiten_by_hand(pooled, 8)
+    leaked = (pooled - mean) @ projection
+    train, test = folds[0]
+    if task == "regression":
+        other = ridge_fold(leaked[train], data.labels[train], leaked[test]).test_pred[:, 0]
+    else:
+        other = logistic_fold(
+            leaked[train], y[train], leaked[test], len(classes), seed=5
+        ).test_proba
+    assert np.abs(other - expected[test]).max() > 1e-3
 
 
 def test_similarity_fits_stages_on_the_texts_given_and_the_run_says_so(tiny_backbone):
