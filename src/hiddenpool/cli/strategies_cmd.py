@@ -24,6 +24,8 @@ EXAMPLES = (
     ("promptbert:mask", "PromptBERT: the text in its template, read at the mask token"),
     ("echo:mean", "echo template, mean over the text's second copy"),
     ("query:mean(include_prompt=true)", "E5 query prefix, mean over every token"),
+    ("query/passage:mean", "E5 sides: queries in query:, documents in passage:"),
+    ("bge/:cls", "BGE sides: the instruction on queries, documents alone"),
 )
 
 
@@ -33,7 +35,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "is an index, a slice or a list, optionally inside a combiner: mean(...) (default), "
         "sum(...), concat(...) or a learned one. Stages after ' | ' post-process the pooled "
         "vectors: whiten(k), pca(k), center, truncate(k), normalize, int8, uint8, binary, ubinary. "
-        "A TEMPLATE: prefix places the text in a prompt template first (promptbert:mask)."
+        "A TEMPLATE: prefix places the text in a prompt template first (promptbert:mask). "
+        "QTEMPLATE/DTEMPLATE: reads queries in one template and documents in another, with the "
+        "same pooling, layers and stages; a side left empty is the text alone (query/passage:mean "
+        "for E5, bge/:cls for BGE). Without '/' both sides are alike."
     )
     add_template_argument(parser)
 
@@ -71,3 +76,21 @@ def _print_templates() -> None:
     for template in TEMPLATES.values():
         print(f"  {template.name:<40} {template.text}")
         print(f"  {'':<40} {template.source}")
+    _print_sides()
+
+
+def _print_sides() -> None:
+    from hiddenpool.pooling.templates import SIDE_PAIRS
+
+    print(
+        "\nQuery and document sides (QTEMPLATE/DTEMPLATE:POOLER...; an empty side is the text "
+        "alone; embed --side, Encoder.encode_query / encode_document, serve's input_type pick "
+        "one; documents by default):"
+    )
+    for pair in SIDE_PAIRS:
+        spec = f"{pair.prefix}:{pair.poolers[0]}"
+        print(
+            f"  {spec:<40} {pair.source}"
+            if len(spec) < 40
+            else f"  {spec}\n  {'':<40} {pair.source}"
+        )

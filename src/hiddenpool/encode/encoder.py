@@ -9,6 +9,11 @@ strategy; rows go back to input order, long texts' windows are merged
 Strategies under a prompt template (``promptbert:mask``) read another input than the plain text,
 so strategies are grouped by template: one tokenisation and one forward pass per distinct
 template, shared by every strategy that uses it.
+
+Query and document sides (``query/passage:mean``, ``bge/:cls``): every call embeds one side
+(``side="document"`` by default; :meth:`Encoder.encode_query` / :meth:`Encoder.encode_document`),
+each strategy read through that side's template (:meth:`Strategy.for_side`); fitted stages are
+shared by both sides.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from hiddenpool.encode.windows import (
     tokenize_windows,
 )
 from hiddenpool.pooling import Pooler, Strategy, create_pooler, parse_strategy
+from hiddenpool.pooling.spec import SIDES, Side
 from hiddenpool.pooling.stages import stages_width
 from hiddenpool.pooling.templates import create_template
 from hiddenpool.postprocess import FittedStages, fit_stages
@@ -150,9 +156,15 @@ class Encoder:
         self._poolers: dict[Strategy, Pooler] = {}
         self.fitted: dict[Strategy, FittedStages] = {}  # post-pooling stages, once fitted
 
-    def pooler(self, spec: str | Strategy) -> Pooler:
-        """The parameter-free pooler module for ``spec`` (its stages aside), built once."""
-        strategy = parse_strategy(spec).pooling
+    def pooler(self, spec: str | Strategy, side: Side = "document") -> Pooler:
+        """The parameter-free pooler module for ``spec`` (its stages aside) on ``side``, built
+        once; an asymmetric spec's other side is checked against the model too."""
+        full = parse_strategy(spec).pooling
+        if full.asymmetric:
+            for other in SIDES:
+                if other != side:
+                    self.pooler(full.for_side(other))
+        strategy = full.for_side(side)
         if strategy not in self._poolers:
             if strategy.learned:
                 raise ValueError(
@@ -186,7 +198,8 @@ class Encoder:
         self, texts: Sequence[str], specs: Sequence[str | Strategy], **kwargs: Any
     ) -> dict[str, FittedStages]:
         """Fit the stages of ``specs`` on the vectors of ``texts`` (one forward pass for all)
-        and use them from now on; keyword arguments go to :meth:`encode_many`."""
+        and use them from now on, on both sides; keyword arguments go to :meth:`encode_many`
+        (``side`` says which side ``texts`` are embedded as: documents by default)."""
         wanted = {str(s): parse_strategy(s) for s in specs}
         pooled = self.encode_many(texts, list({str(s.pooling) for s in wanted.values()}), **kwargs)
         fitted = {
@@ -214,16 +227,35 @@ class Encoder:
     def encode(
         self,
         texts: Sequence[str],
+        spec: str | Strategy | None = None,
         batch_size: int | None = None,
         show_progress: bool | None = None,
         *,
+        side: Side = "document",
         batch_tokens: int | None = None,
     ) -> np.ndarray:
-        """Vectors of ``texts`` with this encoder's strategy: (n, width) float32, input order."""
-        key = str(self.strategy)
-        return self.encode_many(texts, [key], batch_size, show_progress, batch_tokens=batch_tokens)[
-            key
-        ]
+        """Vectors of ``texts`` with ``spec`` (default: this encoder's strategy) on ``side``:
+        (n, width) float32, input order."""
+        key = str(spec if spec is not None else self.strategy)
+        return self.encode_many(
+            texts, [key], batch_size, show_progress, side=side, batch_tokens=batch_tokens
+        )[key]
+
+    def encode_query(
+        self, texts: Sequence[str], spec: str | Strategy | None = None, **kwargs: Any
+    ) -> np.ndarray:
+        """:meth:`encode` on the query side (``query/passage:mean`` reads ``query: TEXT``).
+
+        >>> encoder.encode_query(["who wrote it?"], "query/passage:mean").shape  # doctest: +SKIP
+        (1, 384)
+        """
+        return self.encode(texts, spec, side="query", **kwargs)
+
+    def encode_document(
+        self, texts: Sequence[str], spec: str | Strategy | None = None, **kwargs: Any
+    ) -> np.ndarray:
+        """:meth:`encode` on the document side (the default side)."""
+        return self.encode(texts, spec, side="document", **kwargs)
 
     def encode_many(
         self,
@@ -232,6 +264,7 @@ class Encoder:
         batch_size: int | None = None,
         show_progress: bool | None = None,
         *,
+        side: Side = "document",
         batch_tokens: int | None = None,
     ) -> dict[str, np.ndarray]:
         """Vectors for several strategies from ONE forward pass per batch.
@@ -246,6 +279,8 @@ class Encoder:
             batch_tokens: at most this many padded tokens (texts times the longest) per forward
                 pass. When neither limit is given, :attr:`batch_tokens` (what suits the
                 backend) applies. Texts are sorted by length first, so batches pad little.
+            side: ``"document"`` or ``"query"``: which template of an asymmetric spec
+                (``query/passage:mean``) the texts are read in; one pass per distinct template.
 
         Returns:
             spec -> (n, width) float32 array, rows in the order of ``texts``.
@@ -257,7 +292,12 @@ class Encoder:
                 bar.update(round(share * len(texts)) - bar.n)
 
             result = self.embed(
-                texts, specs, batch_size=batch_size, batch_tokens=batch_tokens, on_batch=advance
+                texts,
+                specs,
+                side=side,
+                batch_size=batch_size,
+                batch_tokens=batch_tokens,
+                on_batch=advance,
             )
         return result.vectors
 
@@ -266,6 +306,7 @@ class Encoder:
         texts: Sequence[str],
         specs: Sequence[str | Strategy],
         *,
+        side: Side = "document",
         batch_size: int | None = None,
         batch_tokens: int | None = None,
         on_batch: Callable[[float, int], None] | None = None,
@@ -280,16 +321,19 @@ class Encoder:
                 :attr:`batch_tokens` applies.
             on_batch: called after every batch with the share of windows done so far (0..1)
                 and the tokens of that batch.
+            side: ``"document"`` (default) or ``"query"``, see :meth:`encode_many`.
 
         Returns:
             Embedding with vectors in input order.
         """
         texts = _check_texts(texts)
+        if side not in SIDES:
+            raise ValueError(f"side must be one of {', '.join(SIDES)}, got {side!r}")
         if batch_size is None and batch_tokens is None:
             batch_tokens = self.batch_tokens
         keys = [str(s) for s in specs]
         stages = self._stages_for(specs)
-        poolers = {key: self.pooler(spec) for key, spec in zip(keys, specs, strict=True)}
+        poolers = {key: self.pooler(spec, side) for key, spec in zip(keys, specs, strict=True)}
         groups: dict[str | None, dict[str, Pooler]] = {}
         for key, pooler in poolers.items():
             groups.setdefault(pooler.strategy.template, {})[key] = pooler

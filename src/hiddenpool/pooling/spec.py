@@ -3,7 +3,8 @@
 Grammar::
 
     spec      := [template ":"] pooler ("+" pooler)* ["@" layers]
-    template  := NAME                                       (a registered prompt template)
+    template  := NAME | [NAME] "/" [NAME]                   (a registered prompt template, or
+                                                             a query side / document side pair)
     pooler    := NAME ["(" key=value ("," key=value)* ")"]
     layers    := COMBINER "(" selection ")" | selection       (combiner defaults to mean)
     selection := item ("," item)*
@@ -16,13 +17,20 @@ layer. Examples: ``mean``, ``cls@concat(-4:)``, ``mean@1,-1`` (first-last averag
 ``gem(p=2)@-2``, ``mean(skip_special=true)``, ``cls@lstm(1:)``; with a template (see
 :mod:`hiddenpool.pooling.templates`): ``promptbert:mask``, ``echo:mean``,
 ``query:mean(include_prompt=true)``.
+
+Query and document sides: ``QTEMPLATE/DTEMPLATE:POOLER...`` embeds queries in the first template
+and documents in the second, with the same poolers, layers and stages (so the same width); a side
+left empty is the text alone. ``query/passage:mean`` is E5, ``bge/:cls`` BGE (an instruction on
+queries only). A spec without ``/`` (``mean``, ``query:mean``) reads both sides alike.
+:meth:`Strategy.for_side` gives the one-sided strategy a pass runs; ``include_prompt=true`` on a
+side without a template is the plain reduction (every token is the text's).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Literal
 
 from hiddenpool.pooling.registry import COMBINERS, POOLERS
 from hiddenpool.pooling.stages import (
@@ -35,7 +43,10 @@ from hiddenpool.pooling.stages import (
 from hiddenpool.pooling.templates import create_template
 from hiddenpool.states import CaptureRequest, resolve_layer
 
-__all__ = ["LayerSelection", "PoolerSpec", "Strategy", "parse_strategy"]
+__all__ = ["SIDES", "LayerSelection", "PoolerSpec", "Side", "Strategy", "parse_strategy"]
+
+Side = Literal["query", "document"]
+SIDES: tuple[Side, ...] = ("query", "document")
 
 LayerItem = int | tuple[int | None, int | None]
 _NAME = re.compile(r"^([a-z_][a-z0-9_]*)(?:\((.*)\))?$")
@@ -135,9 +146,51 @@ class Strategy:
 
     # post-pooling stages (``| whiten(256)``...), see :mod:`hiddenpool.pooling.stages`
     stages: tuple[StageSpec, ...] = field(default=(), kw_only=True)
+    # (query template, document template) when the sides differ; ``template`` is then None
+    sides: tuple[str | None, str | None] | None = field(default=None, kw_only=True)
+
+    def __post_init__(self) -> None:
+        if self.sides is None:
+            return
+        if self.template is not None:
+            raise ValueError("a Strategy has a template or sides (query, document), not both")
+        if self.sides[0] == self.sides[1]:  # the same on both sides: symmetric
+            object.__setattr__(self, "template", self.sides[0])
+            object.__setattr__(self, "sides", None)
 
     def __str__(self) -> str:
         return self._pooling_str() + "".join(f" | {stage}" for stage in self.stages)
+
+    @property
+    def asymmetric(self) -> bool:
+        """Whether queries and documents are read in different templates (``query/passage:``)."""
+        return self.sides is not None
+
+    def side_template(self, side: Side) -> str | None:
+        """The template the texts of ``side`` are placed in (None: the text alone)."""
+        if side not in SIDES:
+            raise ValueError(f"side must be one of {', '.join(SIDES)}, got {side!r}")
+        if self.sides is None:
+            return self.template
+        return self.sides[SIDES.index(side)]
+
+    def for_side(self, side: Side) -> Strategy:
+        """The one-sided strategy that embeds the texts of ``side``: same poolers, layers and
+        stages, that side's template (a symmetric strategy is itself).
+
+        >>> str(parse_strategy("bge/:mean(include_prompt=true) | whiten(8)").for_side("document"))
+        'mean | whiten(8)'
+        """
+        template = self.side_template(side)
+        if self.sides is None:
+            return self
+        poolers = self.poolers
+        if template is None:  # include_prompt reads every token: all are the text's here
+            poolers = tuple(
+                replace(p, options=tuple(o for o in p.options if o[0] != "include_prompt"))
+                for p in poolers
+            )
+        return replace(self, poolers=poolers, template=template, sides=None)
 
     @property
     def pooling(self) -> Strategy:
@@ -146,7 +199,10 @@ class Strategy:
 
     def _pooling_str(self) -> str:
         head = "+".join(str(p) for p in self.poolers)
-        if self.template is not None:
+        if self.sides is not None:
+            query, document = (name or "" for name in self.sides)
+            head = f"{query}/{document}:{head}"
+        elif self.template is not None:
             head = f"{self.template}:{head}"
         return head if self.layers == LayerSelection() else f"{head}@{self.layers}"
 
@@ -250,16 +306,54 @@ def _parse_layers(spec: str, text: str) -> LayerSelection:
     return LayerSelection(tuple(items), combiner)
 
 
-def _split_template(spec: str, text: str) -> tuple[str | None, str]:
-    """``promptbert:mask@-2`` -> ("promptbert", "mask@-2"); a colon after '@' is a layer slice."""
+def _split_template(spec: str, text: str) -> tuple[str | tuple[str | None, str | None] | None, str]:
+    """``promptbert:mask@-2`` -> ("promptbert", "mask@-2"); ``bge/:cls`` -> (("bge", None),
+    "cls"); a colon after '@' is a layer slice."""
     head = re.split(r"[@|]", text, maxsplit=1)[0]
     if ":" not in head:
         return None, text
     name, _, body = text.partition(":")
+    if "/" not in name:
+        return _template_name(spec, name), body.strip()
+    parts = name.split("/")
+    if len(parts) != 2:
+        raise _error(
+            spec,
+            f"{name.strip()!r} has {len(parts) - 1} '/': a side pair is QUERY/DOCUMENT "
+            "(one '/', either side may be empty), e.g. query/passage:mean",
+        )
+    query, document = (
+        _template_name(spec, part, side) for part, side in zip(parts, SIDES, strict=True)
+    )
+    return (query, document), body.strip()
+
+
+def _template_name(spec: str, name: str, side: str = "") -> str | None:
+    name = name.strip()
+    if side and not name:
+        return None
     try:
-        return create_template(name.strip()).name, body.strip()
+        return create_template(name).name
     except ValueError as error:
-        raise _error(spec, str(error)) from None
+        where = f"the {side} side: " if side else ""
+        raise _error(spec, f"{where}{error}") from None
+
+
+def _check_sides(spec: str, strategy: Strategy) -> None:
+    """:func:`_check_template` on each side; an error names the side."""
+    if strategy.sides is None:
+        _check_template(spec, strategy)
+        return
+    if strategy.needs_pooler:
+        raise _error(spec, "pooler is the model's own output and does not read a template")
+    for side in SIDES:
+        one = strategy.for_side(side)
+        try:
+            _check_template(spec, one)
+        except ValueError as error:
+            why = str(error).removeprefix(f"invalid pooling spec {spec!r}: ")
+            where = one.template or "the text alone"
+            raise _error(spec, f"the {side} side ({where}): {why}") from None
 
 
 def _check_template(spec: str, strategy: Strategy) -> None:
@@ -302,8 +396,11 @@ def parse_strategy(spec: str | Strategy) -> Strategy:
     head, at, tail = body.partition("@")
     poolers = tuple(_parse_pooler(spec, part) for part in head.split("+"))
     layers = _parse_layers(spec, tail) if at else LayerSelection()
-    strategy = Strategy(poolers, layers, template)
-    _check_template(spec, strategy)
+    if isinstance(template, tuple):
+        strategy = Strategy(poolers, layers, None, sides=template)
+    else:
+        strategy = Strategy(poolers, layers, template)
+    _check_sides(spec, strategy)
     if strategy.needs_pooler and (len(poolers) > 1 or layers != LayerSelection()):
         raise _error(spec, "pooler is the model's own output: it takes no layers or partners")
     stages = tuple(parse_stage(spec, text) for text in stage_texts)

@@ -13,6 +13,10 @@ What a strategy under a template reads (decided here, used by tokenisation and t
   still the family's summary token (the summary of template and text together) and
   ``prompteol:last`` reads the token after the template's closing quote.
 
+Retrieval models read queries and documents in different templates (E5 ``query: `` /
+``passage: ``, BGE an instruction on queries only); :data:`SIDE_PAIRS` registers the published
+pairs and :func:`side_pairs` lists them as specs (``query/passage:mean``, ``bge/:cls``).
+
 Importing this module does not import torch. Templates are registered explicitly below;
 :func:`register_template` adds a user's.
 """
@@ -26,13 +30,16 @@ from types import MappingProxyType
 
 __all__ = [
     "MASK",
+    "SIDE_PAIRS",
     "TEMPLATES",
     "TEXT",
     "Rendered",
+    "SidePair",
     "Template",
     "create_template",
     "list_templates",
     "register_template",
+    "side_pairs",
 ]
 
 TEXT = "{text}"
@@ -198,5 +205,73 @@ for _template in (
     ),
     Template("query", "query: {text}", "E5 query prefix (Wang et al. 2022, arXiv:2212.03533)"),
     Template("passage", "passage: {text}", "E5 passage prefix (Wang et al. 2022)"),
+    Template(
+        "bge",
+        "Represent this sentence for searching relevant passages: {text}",
+        "BGE English query instruction for retrieval, on queries only (Xiao et al. 2023, "
+        "C-Pack, arXiv:2309.07597; BAAI/bge-*-en-v1.5 model cards)",
+    ),
+    Template(
+        "search_query",
+        "search_query: {text}",
+        "Nomic Embed query prefix (Nussbaum et al. 2024, arXiv:2402.01613)",
+    ),
+    Template(
+        "search_document",
+        "search_document: {text}",
+        "Nomic Embed document prefix (Nussbaum et al. 2024, arXiv:2402.01613)",
+    ),
 ):
     register_template(_template)
+
+
+@dataclass(frozen=True)
+class SidePair:
+    """A published query/document template pair and the poolers its model reads it with.
+
+    Attributes:
+        query: the query side's template; None for the text alone.
+        document: the document side's template; None for the text alone.
+        poolers: the poolers swept with it (its model's own first).
+        source: where the pair comes from.
+    """
+
+    query: str | None
+    document: str | None
+    poolers: tuple[str, ...]
+    source: str
+
+    @property
+    def prefix(self) -> str:
+        """The spec's side prefix, ``query/passage`` or ``bge/``."""
+        return f"{self.query or ''}/{self.document or ''}"
+
+    def has_mask(self) -> bool:
+        """Whether either side's template holds a mask token."""
+        return any(create_template(n).has_mask for n in (self.query, self.document) if n)
+
+
+_EVERY_TOKEN = "mean(include_prompt=true)"
+SIDE_PAIRS: tuple[SidePair, ...] = (
+    SidePair("query", "passage", (_EVERY_TOKEN, "mean", "cls"), "E5 (mean over every token)"),
+    SidePair(
+        "bge", None, ("cls", _EVERY_TOKEN, "mean"), "BGE (cls; the instruction on queries only)"
+    ),
+    SidePair("search_query", "search_document", (_EVERY_TOKEN, "mean", "cls"), "Nomic Embed"),
+)
+
+
+def side_pairs(mask_token: bool = True) -> list[str]:
+    """Specs of the registered query/document template pairs, each with the poolers swept with
+    it; without a mask token (``mask_token=False``: GPT-2, XLNet-likes) pairs holding
+    ``[MASK]`` are left out.
+
+    >>> side_pairs()[:2]
+    ['query/passage:mean(include_prompt=true)', 'query/passage:mean']
+    """
+    return [
+        f"{pair.prefix}:{pooler}"
+        for pair in SIDE_PAIRS
+        if mask_token or not pair.has_mask()
+        for pooler in pair.poolers
+    ]

@@ -27,6 +27,7 @@ from hiddenpool.backbone import Backbone, default_model_path, load_backbone
 from hiddenpool.backbone.sentence_transformers import read_sentence_transformers_folder
 from hiddenpool.encode import Embedding, Encoder
 from hiddenpool.pooling import Pooler, Strategy, parse_strategy
+from hiddenpool.pooling.spec import Side
 from hiddenpool.pooling.stages import stages_dtype
 from hiddenpool.postprocess import FittedStages, fit_stages
 from hiddenpool.serve.token_ids import id_windows
@@ -130,10 +131,10 @@ class _TrainedEncoder(_ServeEncoder):
         self._trained = model.pooling
         super().__init__(model.backbone, **kwargs)  # type: ignore[arg-type]
 
-    def pooler(self, spec: str | Strategy) -> Pooler:
+    def pooler(self, spec: str | Strategy, side: Side = "document") -> Pooler:
         if parse_strategy(spec).pooling == self._trained.strategy:
             return self._trained
-        return super().pooler(spec)
+        return super().pooler(spec, side)
 
 
 class ServedModel:
