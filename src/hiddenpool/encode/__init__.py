@@ -2,7 +2,8 @@
 
 - :mod:`.windows`: texts -> token windows (truncate, or overlapping windows for long texts);
 - :mod:`.batching`: length-sorted batches under a token budget, padding;
-- :mod:`.backends`, :mod:`.onnx`: one batch -> pooled vectors in PyTorch or ONNX Runtime;
+- :mod:`.torch_backend`, :mod:`.onnx`: one batch -> pooled vectors in PyTorch or ONNX Runtime,
+  :mod:`.backends` picks one by name;
 - :mod:`.merge`: a long text's windows -> one vector per strategy;
 - :mod:`.encoder`: :class:`Encoder` ties the four together;
 - :mod:`.files`: a file -> an output file, in chunks, resumable, atomic;

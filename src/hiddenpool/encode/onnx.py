@@ -197,7 +197,7 @@ def _verify(
 ) -> None:
     """Check the export against the PyTorch path on a batch of another shape than the trace,
     so that nothing shape-dependent was frozen into the graph."""
-    from hiddenpool.encode.backends import TorchBackend
+    from hiddenpool.encode.torch_backend import TorchBackend
 
     expected = TorchBackend(backbone)(batch, poolers)
     got = _run(_session(path), batch)

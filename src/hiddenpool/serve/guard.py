@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hmac
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from fastapi.responses import JSONResponse
 from starlette.types import Message, Receive, Scope, Send
@@ -17,12 +17,22 @@ from starlette.types import Message, Receive, Scope, Send
 from hiddenpool.serve.metrics import ServeMetrics
 from hiddenpool.serve.schemas import ApiError, error_body
 
-if TYPE_CHECKING:
-    from hiddenpool.serve.app import ServeSettings
-
-__all__ = ["Guard"]
+__all__ = ["Guard", "GuardLimits"]
 
 _OPEN = frozenset({"/health"})  # no API key needed
+
+
+class GuardLimits(Protocol):
+    """What the guard reads of the server's settings (:class:`~.app.ServeSettings` has both).
+
+    A protocol, not an import: ``app`` imports this module, so this one may not import ``app``.
+    """
+
+    @property
+    def api_key(self) -> str | None: ...
+
+    @property
+    def max_body_bytes(self) -> int: ...
 
 
 class Guard:
@@ -36,7 +46,7 @@ class Guard:
     """
 
     def __init__(
-        self, app: Any, settings: ServeSettings, metrics: ServeMetrics, known: set[str]
+        self, app: Any, settings: GuardLimits, metrics: ServeMetrics, known: set[str]
     ) -> None:
         self.app = app
         self.settings = settings
