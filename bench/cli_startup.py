@@ -8,6 +8,8 @@ counts in wall time only.
     python bench/cli_startup.py --repeats 7
     python bench/cli_startup.py --baseline /tmp/hp-before/src   # the same commands from another
                                                                  # checkout's src/, side by side
+
+Writes bench/results/cli_startup.json (``--out``) with bench/provenance.py's record.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from provenance import provenance, write_results
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 COMMANDS: dict[str, list[str]] = {
@@ -64,7 +68,12 @@ def main() -> None:
         metavar="SRC",
         help="also time the commands from this src/ folder (e.g. of an older checkout)",
     )
+    parser.add_argument(
+        "--baseline-commit", default=None, help="the commit the baseline src/ came from (recorded)"
+    )
+    parser.add_argument("--out", default="cli_startup", help="results file (bench/results/)")
     args = parser.parse_args()
+    started = provenance()
     trees = {"now": SRC}
     if args.baseline is not None:
         trees["baseline"] = args.baseline.resolve()
@@ -85,10 +94,23 @@ def main() -> None:
         f"{args.repeats} runs each, medians; python {sys.version.split()[0]}, {os.cpu_count()} CPUs"
     )
     print(f"{'command':<28} {'tree':<9} {'wall s':>7} {'cpu s':>7}")
+    rows = []
     for name, tree, _, _ in runs:
         wall = statistics.median(walls[(name, tree)])
         cpu = statistics.median(cpus[(name, tree)])
         print(f"{name:<28} {tree:<9} {wall:>7.2f} {cpu:>7.2f}")
+        rows.append(
+            {
+                "command": name,
+                "tree": tree,
+                "wall_seconds": [round(x, 3) for x in walls[(name, tree)]],
+                "cpu_seconds": [round(x, 3) for x in cpus[(name, tree)]],
+                "median_wall_seconds": round(wall, 2),
+                "median_cpu_seconds": round(cpu, 2),
+            }
+        )
+    payload = {"repeats": args.repeats, "baseline_commit": args.baseline_commit, "rows": rows}
+    write_results(args.out, payload, started)
 
 
 if __name__ == "__main__":

@@ -8,12 +8,15 @@ synthetic 384-wide vectors streamed in chunks of 20,000, for corpora of growing 
 the peak memory the fitting allocates (tracemalloc): flat in corpus size.
 
     python bench/fit_self_cost.py            # 2,000 texts
-    python bench/fit_self_cost.py --texts 10000
+    python bench/fit_self_cost.py --texts 500 --sizes 20000 100000 --threads 1
+
+Writes bench/results/fit_self_cost.json (``--out``) with bench/provenance.py's record.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -23,6 +26,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+from provenance import provenance, write_results
 
 from hiddenpool.postprocess import fit_stages
 
@@ -38,14 +42,17 @@ def _corpus(path: Path, n: int) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
-def _embed(args: list[str]) -> float:
+def _embed(args: list[str], threads: int | None) -> float:
+    env = dict(os.environ)
+    if threads:
+        env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(threads)
     started = time.perf_counter()
     command = [sys.executable, "-m", "hiddenpool", "embed", *args, "--quiet"]
-    subprocess.run(command, check=True)
+    subprocess.run(command, check=True, env=env)
     return time.perf_counter() - started
 
 
-def time_passes(n: int) -> None:
+def time_passes(n: int, repeats: int, threads: int | None) -> list[dict]:
     with tempfile.TemporaryDirectory() as tmp:
         corpus = Path(tmp) / "corpus.txt"
         _corpus(corpus, n)
@@ -57,13 +64,28 @@ def time_passes(n: int) -> None:
                 ["--pooling", "mean | whiten(256) | int8", "--fit-self"],
             ),
         ]
-        base = None
-        print(f"| {n:,} texts | seconds | vs one pass |\n|---|---|---|")
-        for i, (label, extra) in enumerate(runs):
-            seconds = _embed([str(corpus), "-o", str(Path(tmp) / f"out{i}.npy"), *extra])
-            base = base or seconds
-            cell = label.replace("|", "\\|")
-            print(f"| `{cell}` | {seconds:.1f} | {seconds / base:.2f}x |", flush=True)
+        seconds: list[list[float]] = [[] for _ in runs]
+        for round_ in range(repeats):  # interleaved rounds
+            for i, (label, extra) in enumerate(runs):
+                out = Path(tmp) / f"out{i}-{round_}.npy"
+                seconds[i].append(_embed([str(corpus), "-o", str(out), *extra], threads))
+                print(f"round {round_ + 1} {label}: {seconds[i][-1]:.1f} s", flush=True)
+        base = float(np.median(seconds[0]))
+        rows = []
+        for (label, _), values in zip(runs, seconds, strict=True):
+            median = float(np.median(values))
+            rows.append(
+                {
+                    "run": label,
+                    "seconds": [round(v, 2) for v in values],
+                    "median_seconds": round(median, 1),
+                    "min_seconds": round(min(values), 1),
+                    "max_seconds": round(max(values), 1),
+                    "over_one_pass": round(median / base, 2),
+                }
+            )
+            print(f"{label}: {median:.1f} s, {median / base:.2f}x", flush=True)
+        return rows
 
 
 def _chunks(rows: int, width: int = 384, chunk: int = 20_000) -> Iterator[np.ndarray]:
@@ -74,8 +96,8 @@ def _chunks(rows: int, width: int = 384, chunk: int = 20_000) -> Iterator[np.nda
         yield rng.normal(size=(size, width)).astype(np.float32) @ mixing
 
 
-def fitting_memory(sizes: list[int]) -> None:
-    print("\n| vectors fitted (384 wide) | peak fitting memory | seconds |\n|---|---|---|")
+def fitting_memory(sizes: list[int]) -> list[dict]:
+    out = []
     for rows in sizes:
         tracemalloc.start()
         started = time.perf_counter()
@@ -83,16 +105,32 @@ def fitting_memory(sizes: list[int]) -> None:
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
         elapsed = time.perf_counter() - started
-        print(f"| {rows:,} | {peak / 2**20:.1f} MiB | {elapsed:.1f} |", flush=True)
+        print(f"{rows:,} vectors: {peak / 2**20:.1f} MiB, {elapsed:.1f} s", flush=True)
+        out.append(
+            {"vectors": rows, "peak_mib": round(peak / 2**20, 1), "seconds": round(elapsed, 1)}
+        )
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--texts", type=int, default=2000)
     parser.add_argument("--sizes", type=int, nargs="+", default=[20_000, 100_000, 400_000])
+    parser.add_argument("--repeats", type=int, default=1, help="interleaved rounds of part 1")
+    parser.add_argument("--threads", type=int, default=None, help="OMP_NUM_THREADS of embed")
+    parser.add_argument("--out", default="fit_self_cost", help="results file (bench/results/)")
     args = parser.parse_args()
-    time_passes(args.texts)
-    fitting_memory(args.sizes)
+    started = provenance()
+    passes = time_passes(args.texts, args.repeats, args.threads)
+    memory = fitting_memory(args.sizes)
+    payload = {
+        "texts": args.texts,
+        "threads": args.threads,
+        "repeats": args.repeats,
+        "passes": passes,
+        "fitting_memory": memory,
+    }
+    write_results(args.out, payload, started)
 
 
 if __name__ == "__main__":

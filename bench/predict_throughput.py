@@ -9,7 +9,8 @@ hiddenpool model folder; on the same real texts (VADER movie snippets) we time, 
   batching path);
 - ``encoder``: ``Encoder.encode`` with the same pooling, the ceiling (no head).
 
-Run: ``python bench/predict_throughput.py [--texts 4000] [--repeats 3]``.
+Run: ``python bench/predict_throughput.py [--texts 4000] [--repeats 3] [--threads 1]``. Writes
+bench/results/predict_throughput.json (``--out``) with bench/provenance.py's record.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from embed_common import interleave, machine, median, movie_texts
+from embed_common import interleave, median, movie_texts, spread
+from provenance import provenance, write_results
 
 from hiddenpool import Encoder, load_backbone
 from hiddenpool.train import Predictor
@@ -46,7 +48,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--texts", type=int, default=4000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads")
+    parser.add_argument("--out", default="predict_throughput", help="results file (bench/results/)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    started = provenance()
     texts = movie_texts(args.texts)
     backbone = load_backbone(device="cpu")
     config = PooledModelConfig(
@@ -61,7 +68,8 @@ def main() -> None:
         predictor = Predictor(folder, device="cpu")
         encoder = Encoder(backbone, pooling="mean", normalize=False)
         a, b = before(predictor, texts), predictor.predict(texts)
-        print(f"max |before - after| = {np.abs(a - b).max():.2e}")
+        max_diff = float(np.abs(a - b).max())
+        print(f"max |before - after| = {max_diff:.2e}")
         seconds = interleave(
             {
                 "before": lambda: before(predictor, texts),
@@ -71,11 +79,21 @@ def main() -> None:
             args.repeats,
         )
     rate = {name: len(texts) / median(values) for name, values in seconds.items()}
-    print(machine())
     for name, value in rate.items():
         print(f"{name:8s} {value:8.1f} texts/s")
     print(f"after / before = {rate['after'] / rate['before']:.2f}x")
     print(f"after / encoder = {rate['after'] / rate['encoder']:.2f}x")
+    payload = {
+        "texts": len(texts),
+        "repeats": args.repeats,
+        "seconds": seconds,
+        "spread_seconds": {name: spread(values) for name, values in seconds.items()},
+        "texts_per_s": {name: round(value, 1) for name, value in rate.items()},
+        "after_over_before": round(rate["after"] / rate["before"], 2),
+        "after_over_encoder": round(rate["after"] / rate["encoder"], 2),
+        "max_abs_diff_before_after": max_diff,
+    }
+    write_results(args.out, payload, started)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,8 @@ figures in bench/README.md can be measured again.
     python bench/probe_solvers.py --vectors /tmp/rt.npz                 # embeds once, caches
     python bench/probe_solvers.py --probe ridge --vectors /tmp/vader.npz
 
+Writes bench/results/probe_solvers_<probe>.json (``--out``) with bench/provenance.py's record.
+
 Not part of the package.
 """
 
@@ -37,7 +39,8 @@ from hiddenpool.evaluate.logistic import DEFAULT_CS, LogisticFold, inner_splits
 from hiddenpool.evaluate.ridge import DEFAULT_ALPHAS, RidgeFold
 
 sys.path.insert(0, str(Path(__file__).parent))
-from embed_common import machine
+from embed_common import spread
+from provenance import provenance, write_results
 
 
 @dataclass(frozen=True)
@@ -252,16 +255,19 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--vectors", type=Path, default=None, help="an .npz cache of the vectors")
+    parser.add_argument("--out", default=None, help="results file (probe_solvers_<probe>.json)")
     args = parser.parse_args()
+    started = provenance()
 
     dataset, specs, names = PROBES[args.probe]
     problem = load_problem(args.vectors, args.dataset or dataset, specs, args.limit, args.seed)
     n = len(problem.labels)
     folds = make_folds(n, args.folds, args.seed, labels=problem.labels, task=problem.task)
     dims = ", ".join(f"{s} {x.shape[1]}" for s, x in problem.features.items())
-    print(f"{args.dataset or dataset}: {n} rows ({dims} dims), {args.folds} folds; {machine()}")
+    print(f"{args.dataset or dataset}: {n} rows ({dims} dims), {args.folds} folds")
     retired = hand_logistic_fold if args.probe == "logistic" else hand_ridge_fold
     contenders = {names[0]: retired, names[1]: getattr(compare_module, f"{args.probe}_fold")}
+    scores: dict[str, dict[str, float]] = {name: {} for name in contenders}
     wall: dict[str, list[float]] = {name: [] for name in contenders}
     cpu: dict[str, list[float]] = {name: [] for name in contenders}
     for round_ in range(args.repeats):
@@ -273,6 +279,7 @@ def main() -> None:
             for strategy in result.strategies:
                 metric = strategy.metrics[result.primary_metric]
                 chosen = ",".join(f"{v:g}" for p in strategy.params for v in p)
+                scores[name][strategy.name] = round(float(metric.mean), 4)
                 shown.append(
                     f"{strategy.name} ({strategy.seconds:.1f} s wall): "
                     f"{result.primary_metric} {metric.mean:.4f} "
@@ -284,15 +291,35 @@ def main() -> None:
                 + "; ".join(shown),
                 flush=True,
             )
+    summary: dict[str, dict[str, object]] = {}
     for kind, seconds in (("wall", wall), ("CPU", cpu)):
         old, new = (seconds[name] for name in names)
         ratios = [b / a for a, b in zip(old, new, strict=True)]
+        summary[kind] = {
+            names[0]: spread(old, 2),
+            names[1]: spread(new, 2),
+            "ratio_of_medians": round(statistics.median(new) / statistics.median(old), 2),
+        }
         print(
             f"{kind}: median {names[0]} {statistics.median(old):.2f} s, "
             f"{names[1]} {statistics.median(new):.2f} s; "
             f"ratio of medians {statistics.median(new) / statistics.median(old):.2f}x, "
             f"median of per-round ratios {statistics.median(ratios):.2f}x"
         )
+    payload = {
+        "probe": args.probe,
+        "dataset": args.dataset or dataset,
+        "rows": n,
+        "strategies": {s: int(x.shape[1]) for s, x in problem.features.items()},
+        "folds": args.folds,
+        "repeats": args.repeats,
+        "wall_seconds": wall,
+        "cpu_seconds": cpu,
+        "summary": summary,
+        "primary_metric_mean": scores,
+        "same_scores": scores[names[0]] == scores[names[1]],
+    }
+    write_results(args.out or f"probe_solvers_{args.probe}", payload, started)
 
 
 if __name__ == "__main__":
