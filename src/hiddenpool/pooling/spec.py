@@ -37,6 +37,7 @@ from hiddenpool.pooling.stages import (
     STAGES,
     StageSpec,
     check_stages,
+    needs_fitting,
     parse_stage,
     stages_width,
 )
@@ -205,6 +206,11 @@ class Strategy:
         elif self.template is not None:
             head = f"{self.template}:{head}"
         return head if self.layers == LayerSelection() else f"{head}@{self.layers}"
+
+    @property
+    def needs_fitting(self) -> bool:
+        """Whether its stages need a fitted state first (see :func:`.stages.needs_fitting`)."""
+        return needs_fitting(self.stages)
 
     @property
     def learned(self) -> bool:

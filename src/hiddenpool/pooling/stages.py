@@ -13,6 +13,7 @@ in :mod:`hiddenpool.postprocess`; here is only the language and the shapes::
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "StageSpec",
     "check_stages",
     "list_stages",
+    "needs_fitting",
     "parse_stage",
     "stages_dtype",
     "stages_width",
@@ -78,6 +80,20 @@ STAGES: dict[str, StageEntry] = {
         StageEntry("ubinary", False, False, False, "uint8", "sign bits packed 8 per byte"),
     )
 }
+
+
+def needs_fitting(stages: Iterable[StageSpec]) -> bool:
+    """Whether ``stages`` need a fitted state (statistics of fitting texts) before they run.
+
+    The one rule every command follows (``embed``, ``Encoder``, ``compare``, ``export``,
+    ``serve``): truncate, normalize, binary and ubinary run on any vector as they are; center,
+    whiten, pca, int8 and uint8 need ``fit=``/``transform=`` first.
+
+    >>> needs_fitting((StageSpec("truncate", 64), StageSpec("binary"))), needs_fitting(
+    ...     (StageSpec("int8"),))
+    (False, True)
+    """
+    return any(stage.entry.fitted for stage in stages)
 
 
 def list_stages() -> list[str]:
