@@ -215,7 +215,8 @@ class BlockDataset(torch.utils.data.Dataset):
     it was wrapped in and the document separators), and with ``offsets=True`` an
     ``offset_mapping`` rebuilt from the word flags, which is what
     ``DataCollatorForLanguageModeling`` reads to mask whole words. CLM items (``wrap=False``) are
-    ``max_length`` tokens of the stream with ``labels`` equal to them (the model shifts).
+    ``max_length`` tokens of the stream with ``labels`` equal to them but for the first, which
+    no position predicts (the model shifts).
 
     Args:
         stream: the tokenized corpus.
@@ -261,7 +262,13 @@ class BlockDataset(torch.utils.data.Dataset):
         span = slice(index * self.content, (index + 1) * self.content)
         if not self.wrap:
             block = torch.from_numpy(self.ids[span].astype(np.int64))
-            return {"input_ids": block, "labels": block}
+            labels = block.clone()
+            # The model shifts: position t predicts labels[t + 1], so labels[0] is never a
+            # target. Marking it ignored makes the Trainer's token count (num_items_in_batch,
+            # which counts labels before the shift) the true one: with it counted, every loss
+            # was T/(T-1) too small.
+            labels[0] = -100
+            return {"input_ids": block, "labels": labels}
         ids = [self.first, *self.ids[span].astype(np.int64).tolist(), self.last]
         flags = self.flags[span]
         special = [1, *(flags == SEPARATOR).astype(np.int64).tolist(), 1]
