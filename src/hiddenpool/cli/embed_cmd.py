@@ -57,6 +57,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "see `hiddenpool strategies`",
     )
     parser.add_argument(
+        "--side",
+        choices=("query", "document"),
+        default="document",
+        help="embed the texts as queries or as documents: a spec with two sides "
+        "(query/passage:mean, bge/:cls) reads each in its own template; others read both alike "
+        "(default: document; stages are fitted on documents)",
+    )
+    parser.add_argument(
         "--text-column", default=None, help="column or JSON key of the texts (default: text)"
     )
     parser.add_argument(
@@ -139,6 +147,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.engine == "ray":
         _refuse_stages_on_ray(args)
+        _refuse_query_side_on_ray(args)
         return run_ray(args)
     from hiddenpool.encode import Encoder
     from hiddenpool.encode.files import embed_file
@@ -187,6 +196,7 @@ def run(args: argparse.Namespace) -> int:
             restart=args.restart,
             progress=progress,
             stages=state,
+            side=args.side,
         )
     except KeyboardInterrupt:
         progress.close()
@@ -236,6 +246,14 @@ def _check_fitting(args: argparse.Namespace, staged: list[str]) -> None:
 def _refuse_stages_on_ray(args: argparse.Namespace) -> None:
     """Fitted stages run on the local engine only: Ray workers would not share the state."""
     from hiddenpool.pooling import parse_strategy
+
+def _refuse_query_side_on_ray(args: argparse.Namespace) -> None:
+    """Ray workers embed documents; the query side runs on the local engine."""
+    from hiddenpool.pooling import parse_strategy
+
+    if args.side == "query" and any(parse_strategy(s).asymmetric for s in args.pooling or []):
+        raise ValueError("--side query runs on the local engine; drop --engine ray")
+
 
     staged = any(parse_strategy(s).stages for s in args.pooling or [])
     if staged or args.fit or args.fit_self or args.transform:

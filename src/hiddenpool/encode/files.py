@@ -22,6 +22,7 @@ from hiddenpool.encode.fitting import state_digest
 from hiddenpool.encode.progress import Progress
 from hiddenpool.io import ChunkRecord, PartialOutput, open_texts
 from hiddenpool.pooling import parse_strategy
+from hiddenpool.pooling.spec import Side
 from hiddenpool.pooling.stages import stages_dtype
 from hiddenpool.postprocess.state import StageState
 
@@ -105,6 +106,7 @@ def embed_file(
     restart: bool = False,
     progress: Progress | None = None,
     stages: StageState | None = None,
+    side: Side = "document",
 ) -> EmbedSummary:
     """Embed every text of ``input_path`` into ``output``, resuming an interrupted run.
 
@@ -124,6 +126,8 @@ def embed_file(
         progress: where to report progress; None reports nothing.
         stages: the fitted state the encoder applies (see
             :func:`hiddenpool.encode.fitting.prepare_stages`); a run resumes only with the same.
+        side: ``"document"`` or ``"query"``: the template of a two-sided spec
+            (``query/passage:mean``) the texts are read in; a run resumes only on the same side.
 
     Returns:
         EmbedSummary.
@@ -156,7 +160,8 @@ def embed_file(
             "or write .parquet (rows keep the input order either way)"
         )
     widths = {key: encoder.width(key) for key in keys}
-    encoder.embed([], keys)  # refuses specs the long-text mode or backend cannot run, early
+    encoder.embed([], keys, side=side)  # refuses specs the long-text mode or backend cannot run
+    sided = any(parse_strategy(key).asymmetric for key in keys)
     settings = embed_settings(
         encoder,
         keys,
@@ -167,6 +172,7 @@ def embed_file(
         out_dtype=out_dtype,
         output_format=writer.format,
         **({"stages": state_digest(stages)} if stages is not None else {}),
+        **({"side": side} if sided else {}),  # a one-sided run's bytes do not depend on it
     )
     done = writer.open(settings, reader.fingerprint(), restart=restart)
     report = progress or Progress(enabled=False)
@@ -183,7 +189,9 @@ def embed_file(
                 report.skip(len(chunk.texts), chunk.progress)
                 continue
             on_batch = report.for_chunk(len(chunk.texts), chunk.progress)
-            result = encoder.embed(chunk.texts, keys, batch_tokens=batch_tokens, on_batch=on_batch)
+            result = encoder.embed(
+                chunk.texts, keys, side=side, batch_tokens=batch_tokens, on_batch=on_batch
+            )
             record = ChunkRecord(len(chunk.texts), result.num_tokens, result.num_truncated)
             writer.add(index, result.vectors, chunk.ids, record)
             report.update(0, 0, chunk.progress, force=True)
