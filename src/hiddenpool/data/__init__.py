@@ -17,6 +17,7 @@ from hiddenpool.data.labelled import TASKS, LabelledData
 from hiddenpool.data.load import load_dataset
 from hiddenpool.data.readers import SUPPORTED_EXTENSIONS, read_labelled
 from hiddenpool.data.registry import DatasetInfo, get_dataset_info, list_datasets
+from hiddenpool.data.retrieval import RetrievalData
 
 __all__ = [
     "SUPPORTED_EXTENSIONS",
@@ -24,6 +25,7 @@ __all__ = [
     "DatasetInfo",
     "FetchError",
     "LabelledData",
+    "RetrievalData",
     "fetch",
     "get_dataset_info",
     "list_datasets",
