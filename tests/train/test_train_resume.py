@@ -1,0 +1,146 @@
+"""Resume after SIGKILL: `hiddenpool train --resume` ends where an uninterrupted run ends, exactly.
+
+A subprocess runs `hiddenpool train` and is SIGKILLed (no exception handler, no cleanup) two
+steps after a checkpoint, in the middle of an epoch of the second fold. Resumed, the run must
+give bit-identical weights, out-of-fold predictions and metrics to the same command run without
+interruption: the optimiser moments, the scheduler, the dropout RNG and the data order (the
+epoch's remaining batches, then the next epoch's shuffle) must all come back from the
+checkpoint. On CPU, on one thread, nothing here is non-deterministic, so the tolerance is zero.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+from safetensors.torch import load_file
+from train_helpers import synthetic
+
+from hiddenpool.cli.main import main
+
+# Kill the process with SIGKILL at step KILL_STEP of the KILL_FOLD-th Trainer it builds.
+_KILLING_RUN = textwrap.dedent(
+    """
+    import os, signal, sys
+    import torch, transformers
+    torch.set_num_threads(1)
+    built = []
+    class Kill(transformers.TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            if len(built) == int(os.environ["KILL_FOLD"]) + 1 and (
+                state.global_step == int(os.environ["KILL_STEP"])
+            ):
+                os.kill(os.getpid(), signal.SIGKILL)
+    init = transformers.Trainer.__init__
+    def counting(self, *args, **kwargs):
+        built.append(self)
+        kwargs["callbacks"] = [*(kwargs.get("callbacks") or []), Kill()]
+        init(self, *args, **kwargs)
+    transformers.Trainer.__init__ = counting
+    from hiddenpool.cli.main import main
+    sys.exit(main(sys.argv[1:]))
+    """
+)
+_RUN_DEPENDENT = {"seconds", "train_samples_per_second", "model_dir"}
+_LOG_DEPENDENT = ("runtime", "per_second")
+
+
+def _argv(data: Path, model: Path, out: Path, *more: str) -> list[str]:
+    # 2 folds of 32 rows: 8 steps an epoch, 12 steps (into the second epoch), a checkpoint and
+    # an evaluation every 4 steps; dropout 0.1 and a warm-up + cosine schedule, so the RNG and
+    # the scheduler matter.
+    return [
+        "train",
+        str(data),
+        "--model",
+        str(model),
+        "--task",
+        "regression",
+        "--label-column",
+        "score",
+        "--out",
+        str(out),
+        "--folds",
+        "2",
+        "--max-steps",
+        "12",
+        "--eval-steps",
+        "4",
+        "--batch-size",
+        "4",
+        "--lr",
+        "2e-3",
+        "--warmup",
+        "0.25",
+        "--seed",
+        "3",
+        "--early-stopping",
+        "0",
+        "--keep-checkpoints",
+        "--quiet",
+        *more,
+    ]
+
+
+def _evaluations(checkpoint: Path) -> list[dict[str, float]]:
+    history = json.loads((checkpoint / "trainer_state.json").read_text())["log_history"]
+    return [
+        {k: v for k, v in entry.items() if not k.endswith(_LOG_DEPENDENT)}
+        for entry in history
+        if "eval_loss" in entry
+    ]
+
+
+def _metrics(out: Path) -> dict[str, object]:
+    summary = json.loads((out / "metrics.json").read_text())
+    for fold in summary["folds"]:
+        for key in _RUN_DEPENDENT:
+            fold.pop(key)
+    return summary
+
+
+@pytest.mark.slow
+def test_a_run_killed_after_a_checkpoint_resumes_to_the_uninterrupted_result(tiny_dir, tmp_path):
+    data = synthetic(64)
+    table = tmp_path / "data.csv"
+    rows = zip(data.texts, data.labels, strict=True)
+    table.write_text("text,score\n" + "".join(f"{t},{y}\n" for t, y in rows))
+    model = tiny_dir("bert")
+
+    killed_out = tmp_path / "killed"
+    env = {**os.environ, "KILL_FOLD": "1", "KILL_STEP": "6", "OMP_NUM_THREADS": "1"}
+    killed = subprocess.run(
+        [sys.executable, "-c", _KILLING_RUN, *_argv(table, model, killed_out)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    checkpoints = killed_out / "fold1" / "checkpoints"
+    assert sorted(p.name for p in checkpoints.iterdir()) == ["checkpoint-4"]  # steps 5, 6 lost
+    assert (killed_out / "fold0" / "hiddenpool_model.json").is_file()
+    assert not (killed_out / "fold1" / "hiddenpool_model.json").exists()
+
+    assert main(_argv(table, model, killed_out, "--resume")) == 0
+    plain_out = tmp_path / "plain"
+    assert main(_argv(table, model, plain_out)) == 0
+
+    for fold in ("fold0", "fold1"):
+        for name in ("model.safetensors", "pooled_head.safetensors"):
+            resumed = load_file(killed_out / fold / name)
+            plain = load_file(plain_out / fold / name)
+            assert resumed.keys() == plain.keys()
+            for key, tensor in plain.items():
+                assert np.array_equal(resumed[key].numpy(), tensor.numpy()), (fold, name, key)
+        last = Path(fold, "checkpoints", "checkpoint-12")
+        assert _evaluations(killed_out / last) == _evaluations(plain_out / last)
+    assert _metrics(killed_out) == _metrics(plain_out)
+    assert (killed_out / "oof.csv").read_text() == (plain_out / "oof.csv").read_text()
