@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -24,10 +25,10 @@ from hiddenpool.data import (
     read_labelled,
 )
 from hiddenpool.encode import Encoder
-from hiddenpool.evaluate import CompareResult, evaluate_features, make_folds
-from hiddenpool.pooling import Strategy, parse_strategy
+from hiddenpool.evaluate import CompareResult
+from hiddenpool.evaluate.tasks import Scoring, Task, create_task
+from hiddenpool.pooling import parse_strategy
 from hiddenpool.pooling.templates import create_template, list_templates
-from hiddenpool.postprocess import fit_stages
 
 __all__ = [
     "DEFAULT_DATASET",
@@ -182,7 +183,7 @@ class CompareRun:
 
 
 def run_compare(
-    data: LabelledData,
+    data: Any,
     encoder: Encoder,
     strategies: Sequence[str] | None = None,
     folds: int = 5,
@@ -193,15 +194,16 @@ def run_compare(
     fit_texts: Sequence[str] | None = None,
     fit_name: str = "",
     post_process: bool = False,
+    task: Task | str | None = None,
 ) -> CompareRun:
-    """Embed ``data`` once for every strategy and rank them with cross-validated probes.
+    """Embed ``data`` once for every strategy and rank them as ``task`` scores them.
 
     Args:
-        data: texts and labels.
+        data: what the task reads (:class:`LabelledData`, :class:`RetrievalData`...).
         encoder: the model; its own strategy is the default the winner is compared against.
         strategies: specs to compare (None: :func:`default_strategies`).
         folds: K of the K-fold cross-validation (the same folds for every strategy).
-        seed: seeds the folds and the probes' inner splits.
+        seed: seeds the folds, the probes' inner splits, samples and k-means.
         batch_size: texts per forward pass.
         show_progress: progress bars; None shows them only on a terminal.
         fit_texts: for similarity, the texts its stages (``| whiten(256)``...) are fitted on
@@ -210,36 +212,30 @@ def run_compare(
         fit_name: what ``fit_texts`` are, for the report.
         post_process: also score the best strategy under a few ``| whiten(k)`` and its
             ``| int8`` and ``| binary`` forms (no extra forward pass).
+        task: a :class:`Task` or a registered task name; None: ``data.task``.
 
     Returns:
         The ranked result, with timings.
     """
+    chosen = task if isinstance(task, Task) else create_task(task or data.task)
+    chosen.check_data(data, Scoring(folds, seed))
     specs = list(strategies) if strategies else default_strategies(encoder.backbone)
     names = [str(parse_strategy(s)) for s in specs]
     default = str(encoder.strategy)
     if default not in names:
         names.append(default)
-    fold_list = make_folds(len(data.labels), k=folds, seed=seed, labels=data.labels, task=data.task)
     start = time.perf_counter()
     pooled = list(dict.fromkeys(str(parse_strategy(name).pooling) for name in names))
-    texts = list(data.texts) + list(fit_texts or ())
-    vectors = encoder.encode_many(texts, pooled, batch_size=batch_size, show_progress=show_progress)
+    vectors = {
+        side: encoder.encode_many(texts, pooled, batch_size=batch_size, show_progress=show_progress)
+        for side, texts in chosen.inputs(data, fit_texts or ()).items()
+    }
     embedded = time.perf_counter()
-    scored = {key: v[: len(data.texts)] for key, v in vectors.items()}
-    fit_on = {key: v[len(data.texts) :] for key, v in vectors.items()} if fit_texts else scored
     progress = sys.stderr.isatty() if show_progress is None else show_progress
 
     def evaluate(specs: Sequence[str]) -> CompareResult:
-        features, stages = _stage_features(specs, scored, fit_on, data.task)
-        return evaluate_features(
-            features,
-            data,
-            fold_list,
-            default_strategy=default if default in specs else None,
-            seed=seed,
-            progress=_progress_bar(len(specs)) if progress else None,
-            stages=stages,
-        )
+        bar = _progress_bar(len(specs), chosen.name) if progress else None
+        return chosen.evaluate(data, vectors, specs, default, Scoring(folds, seed, bar))
 
     result = evaluate(names)
     if post_process:
@@ -249,13 +245,16 @@ def run_compare(
             added = evaluate([result.best.name, *extra]).strategies[1:]
             result = replace(result, strategies=result.strategies + added)
             names += extra
+    baselines = chosen.baselines(data, Scoring(folds, seed))
+    if baselines:
+        result = replace(result, baselines=baselines)
     note = ""
-    if any(parse_strategy(name).stages for name in names):
-        note = _stages_note(data.task, len(data.texts), fit_name if fit_texts else "")
+    if any(parse_strategy(name).needs_fitting for name in names):
+        note = chosen.stages_note(data, fit_name if fit_texts else "")
     return CompareRun(
         result,
         tuple(names),
-        len(data.labels),
+        result.n_rows,
         embedded - start,
         time.perf_counter() - embedded,
         note,
@@ -272,50 +271,11 @@ def post_processed(best: str, width: int) -> list[str]:
     return [str(parse_strategy(s)) for s in (*whitened, f"{best} | int8", f"{best} | binary")]
 
 
-def _stage_features(
-    names: Sequence[str],
-    scored: dict[str, np.ndarray],
-    fit_on: dict[str, np.ndarray],
-    task: str,
-) -> tuple[dict[str, np.ndarray], dict[str, Strategy]]:
-    """Features per strategy, and the stages a probe fits per fold.
-
-    Similarity scores a zero-shot cosine with no training rows: its stages are fitted here, on
-    ``fit_on``, and applied to every pair.
-    """
-    features: dict[str, np.ndarray] = {}
-    stages: dict[str, Strategy] = {}
-    for name in names:
-        strategy = parse_strategy(name)
-        vectors = scored[str(strategy.pooling)]
-        if not strategy.stages:
-            features[name] = vectors
-        elif task == "similarity":
-            fitting = fit_on[str(strategy.pooling)]
-            features[name] = fit_stages(strategy, fitting, fitting.shape[1]).features(vectors)
-        else:
-            features[name], stages[name] = vectors, strategy
-    return features, stages
-
-
-def _stages_note(task: str, texts: int, fit_name: str) -> str:
-    if task != "similarity":
-        return (
-            "Stages (whiten, pca, center, int8 ranges) were fitted on each fold's training rows "
-            "only, never on the rows scored."
-        )
-    if fit_name:
-        return f"Stages were fitted on {fit_name}, not on the pairs scored."
-    return (
-        f"Similarity has no training rows: stages were fitted on all {texts} sentences scored "
-        "(transductive, as in BERT-whitening); their labels were not used."
-    )
-
-
-def _progress_bar(total: int) -> Callable[[str, int, int], None]:
+def _progress_bar(total: int, task: str) -> Callable[[str, int, int], None]:
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=total, desc="probing", unit="strategy")
+    desc = "probing" if task in ("regression", "classification") else f"scoring {task}"
+    bar = tqdm(total=total, desc=desc, unit="strategy")
 
     def update(name: str, done: int, count: int) -> None:
         bar.total = count

@@ -42,6 +42,14 @@ HIGHER_IS_BETTER: dict[str, bool] = {
     "mcrmse": False,
     "accuracy": True,
     "macro_f1": True,
+    # search and clustering (hiddenpool.evaluate.tasks)
+    "ndcg@10": True,
+    "recall@10": True,
+    "recall@100": True,
+    "mrr@10": True,
+    "map@100": True,
+    "map": True,
+    "v_measure": True,
 }
 
 _TASKS = "regression, classification, similarity, multilabel"

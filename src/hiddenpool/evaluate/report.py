@@ -13,44 +13,32 @@ from hiddenpool.evaluate.plots import plot_layers, plot_ranking
 from hiddenpool.evaluate.result import CompareResult
 from hiddenpool.evaluate.stages_report import stage_rows, stages_section
 from hiddenpool.evaluate.stats import MetricSummary, PairedDifference
+from hiddenpool.evaluate.tasks import Task, create_task
 from hiddenpool.evaluate.templates_report import template_rows, templates_section
 from hiddenpool.io import atomic_write_text
 
 __all__ = ["format_table", "score_kind", "write_report"]
 
-_PROBES = {
-    "regression": (
-        "ridge on features standardised with the training fold's mean and std; alpha per "
-        "target chosen by exact leave-one-out on the training fold"
-    ),
-    "classification": (
-        "logistic regression on features standardised with the training fold's mean and std;"
-        " C chosen by inner 3-fold CV log-loss on the training fold"
-    ),
-    "similarity": (
-        "cosine similarity of each pair, no fitting; the score is over all pairs at once "
-        "(as MTEB reports it), the folds give its spread"
-    ),
-}
+
+def _task(result: CompareResult) -> Task:
+    return create_task(result.task)
 
 
 def score_kind(result: CompareResult) -> str:
-    """Which kind of score ranked the strategies: zero-shot cosine or a cross-validated probe.
+    """Which kind of score ranked the strategies: zero-shot cosine, a cross-validated probe,
+    exact search, k-means... (the task's own sentence).
 
-    The two can disagree on which pooling is best, so every report says which one it used.
+    The kinds can disagree on which pooling is best, so every report says which one it used.
 
     >>> score_kind(result)  # doctest: +SKIP
     'zero-shot cosine similarity (nothing fitted), Spearman over all pairs'
     """
-    if result.task == "similarity":
-        return "zero-shot cosine similarity (nothing fitted), Spearman over all pairs"
-    probe = "ridge" if result.task == "regression" else "logistic regression"
-    return f"linear probe ({probe}), {result.n_folds}-fold cross-validated"
+    return _task(result).score_kind(result)
 
 
 def _spread(result: CompareResult) -> str:
-    """What the score ± its spread is: a mean over folds, or the all-pairs score."""
-    return "all pairs ± fold std" if result.task == "similarity" else "mean ± std"
+    """What the score ± its spread is: a mean over folds or queries, or the all-pairs score."""
+    return _task(result).spread()
 
 
 def _num(value: float, digits: int = 4) -> str:
@@ -69,10 +57,10 @@ def _ci(summary: MetricSummary) -> str:
     return f"[{_num(summary.ci_low)}, {_num(summary.ci_high)}]"
 
 
-def _verdict(diff: PairedDifference) -> str:
+def _verdict(diff: PairedDifference, unit: str = "fold") -> str:
     if diff.exceeds_noise:
-        return "exceeds the fold noise (paired 95% CI excludes 0)"
-    return "is within the fold noise (paired 95% CI includes 0)"
+        return f"exceeds the {unit} noise (paired 95% CI excludes 0)"
+    return f"is within the {unit} noise (paired 95% CI includes 0)"
 
 
 def _ensemble_verdict(helps: bool, exceeds_noise: bool) -> str:
@@ -142,12 +130,14 @@ def _markdown(
         facts.append(f"Model: `{model}`")
     if dataset:
         facts.append(f"Dataset: `{dataset}`")
-    facts.append(f"Task: {result.task}, {len(result.fold_ids)} rows, {result.n_folds}-fold CV")
+    task = _task(result)
+    facts.append(task.facts(result))
     lines += [" · ".join(facts), ""]
     lines += [
         f"Ranked by: **{score_kind(result)}**.",
         "",
-        f"Primary metric: **{primary}** ({_direction(primary)}). Probe: {_PROBES[result.task]}.",
+        f"Primary metric: **{primary}** ({_direction(primary)}). "
+        f"{task.method_label}: {task.method()}.",
         "",
         "## Winner",
         "",
@@ -162,9 +152,9 @@ def _markdown(
         d = result.get(default).metrics[primary]
         lines += [
             f"Versus the default `{default}` ({_mean_std(d)}): difference "
-            f"{_signed(versus.mean)} (paired over folds, 95% CI "
+            f"{_signed(versus.mean)} (paired over {result.unit}s, 95% CI "
             f"[{_signed(versus.ci_low)}, {_signed(versus.ci_high)}]), which "
-            f"{_verdict(versus)}.",
+            f"{_verdict(versus, result.unit)}.",
             "",
         ]
     if result.ensemble is not None:
@@ -202,21 +192,13 @@ def _markdown(
             low, high = min(values), max(values)
             row.append(f"{low:.3g}" if low == high else f"{low:.3g}–{high:.3g}")
         lines.append("| " + " | ".join(row) + " |")
-    if result.task == "similarity":
-        note = (
-            f"The score is the Spearman of all {len(result.fold_ids)} pairs at once; ± is the "
-            f"standard deviation of the Spearman over {result.n_folds} disjoint folds of the "
-            "pairs, and the 95% CI is the Student-t interval of the fold mean, centred on the "
-            "all-pairs score. Every strategy uses the same folds, so differences are paired "
-            "per fold."
-        )
-    else:
-        note = (
-            f"± is the standard deviation over the {result.n_folds} folds; the 95% CI is a "
-            "Student-t interval of the mean over folds. Folds share training rows, so fold "
-            "scores are correlated and these intervals are somewhat optimistic. Every strategy "
-            "uses the same folds, so differences are paired per fold."
-        )
+    for b in result.baselines:
+        row = [
+            "-", f"{b.name} (baseline, no vectors)", _mean_std(b.metrics[primary]),
+            _ci(b.metrics[primary]), *[_mean_std(b.metrics[m]) for m in metrics[1:]], "-",
+        ]  # fmt: skip
+        lines.append("| " + " | ".join(row + ([""] if param else [])) + " |")
+    note = task.ranking_note(result)
     lines += ["", note]
     if any(s.at_grid_edge for s in result.strategies):
         lines.append(

@@ -95,7 +95,7 @@ class CompareResult:
     """Every strategy's cross-validated probe scores on one labelled dataset.
 
     Attributes:
-        task: ``"regression"``, ``"classification"`` or ``"similarity"``.
+        task: the task's registered name (``"regression"``, ``"retrieval"``...).
         primary_metric: the metric that ranks strategies.
         higher_is_better: direction of ``primary_metric``.
         metric_names: all metrics reported, primary first.
@@ -105,6 +105,11 @@ class CompareResult:
         default_strategy: the reference the winner is compared against, or None.
         label_names: label column names.
         classes: class names for classification (index i is probability column i).
+        unit: what a metric's ``folds`` hold and two strategies are paired over: ``"fold"``
+            (cross-validation folds), ``"query"`` (retrieval, reranking) or ``"run"``
+            (clustering's seeded runs).
+        rows: the texts, pairs or queries scored; None means one per entry of ``fold_ids``.
+        baselines: rows scored without vectors (BM25), shown beside the ranking, not in it.
     """
 
     task: str
@@ -117,11 +122,19 @@ class CompareResult:
     default_strategy: str | None = None
     label_names: tuple[str, ...] = ()
     classes: tuple[str, ...] = ()
+    unit: str = "fold"
+    rows: int | None = None
+    baselines: tuple[StrategyResult, ...] = ()
 
     @property
     def n_folds(self) -> int:
-        """Number of CV folds."""
+        """Number of CV folds (of queries or runs, for tasks paired over those)."""
         return int(self.fold_ids.max()) + 1
+
+    @property
+    def n_rows(self) -> int:
+        """The texts, pairs or queries scored."""
+        return len(self.fold_ids) if self.rows is None else self.rows
 
     def get(self, name: str) -> StrategyResult:
         """The result of one strategy.
@@ -225,8 +238,9 @@ class CompareResult:
             "primary_metric": self.primary_metric,
             "higher_is_better": self.higher_is_better,
             "metrics": list(self.metric_names),
-            "n_rows": len(self.fold_ids),
+            "n_rows": self.n_rows,
             "n_folds": self.n_folds,
+            "unit": self.unit,
             "label_names": list(self.label_names),
             "classes": list(self.classes),
             "default_strategy": self.default_strategy,
@@ -234,6 +248,7 @@ class CompareResult:
             "winner_vs_default": versus.to_dict() if versus else None,
             "strategies": ranked,
             "ensemble": self.ensemble.to_dict(include_predictions) if self.ensemble else None,
+            "baselines": [b.to_dict() for b in self.baselines],
         }
         if include_predictions:
             out["fold_ids"] = self.fold_ids.tolist()
