@@ -280,6 +280,12 @@ def load_backbone(
     facts = family_facts(config.model_type, any("CausalLM" in a for a in architectures))
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
+    if dtype is not None and not (
+        model._keep_in_fp32_modules or model._keep_in_fp32_modules_strict
+    ):
+        # transformers leaves parameters made as torch.FloatTensor (XLNet's q, k, v, o, r) in
+        # float32 under dtype=, and the first einsum with half-precision states then fails
+        model.to(dtype)
     model.to(device).eval()
     return Backbone(
         model=model,
