@@ -159,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
     # Cheap checks first, so a typo does not wait for a model to load.
     open_texts(args.input, args.text_column, args.id_column)
     check_output(args.output, args.pooling or ["default"])
-    staged = [s for s in args.pooling or [] if parse_strategy(s).stages]
+    staged = [s for s in args.pooling or [] if parse_strategy(s).needs_fitting]
     _check_fitting(args, staged)
     encoder = Encoder(
         load_from_args(args),
@@ -222,7 +222,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _check_fitting(args: argparse.Namespace, staged: list[str]) -> None:
-    """Stages need a fitted state, and fitting options need stages; checked before any loading."""
+    """Stages that need fitting (``staged``) need a fitted state, and fitting options need such
+    stages; checked before any loading. truncate, normalize, binary and ubinary need neither."""
     from pathlib import Path
 
     chosen = args.fit or args.fit_self or args.transform
@@ -234,7 +235,7 @@ def _check_fitting(args: argparse.Namespace, staged: list[str]) -> None:
     if chosen and not staged:
         raise ValueError(
             "--fit, --fit-self and --transform apply to stages: add one to a --pooling spec, "
-            "e.g. 'mean | whiten(256)'"
+            "e.g. 'mean | whiten(256)' (truncate, normalize, binary and ubinary need no fitting)"
         )
     if args.fit_self and args.input == "-":
         raise ValueError("--fit-self reads INPUT twice; stdin is read once: use --fit FILE")

@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     backbone = load_from_args(args)
     strategy = parse_strategy(args.pooling if args.pooling is not None else backbone.pooling)
-    stages = _fitted(args, backbone, strategy) if strategy.stages or args.transform else None
+    stages = _fitted(args, backbone, strategy) if strategy.needs_fitting or args.transform else None
     folder = export_sentence_transformers(
         backbone, strategy, args.output, args.normalize, stages=stages
     )
@@ -85,13 +85,15 @@ def _fitted(args: argparse.Namespace, backbone: Backbone, strategy: Strategy) ->
     from hiddenpool.encode.fitting import backbone_identity
     from hiddenpool.postprocess.state import load_state
 
-    if not strategy.stages:
+    if not strategy.needs_fitting:
         raise ValueError(
-            "--transform applies to stages: add one to --pooling, e.g. 'mean | pca(128)'"
+            "--transform applies to stages that need fitting: add one to --pooling, e.g. "
+            "'mean | pca(128)'"
         )
     if args.transform is None:
         raise ValueError(
-            f"--pooling {strategy} has stages: give their fitted state with --transform STATE"
+            f"--pooling {strategy} has stages to fit: give their fitted state with "
+            "--transform STATE"
         )
     state = load_state(args.transform)
     normalize = backbone.normalize if args.normalize is None else args.normalize

@@ -45,7 +45,7 @@ from hiddenpool.pooling import Pooler, Strategy, create_pooler, parse_strategy
 from hiddenpool.pooling.spec import SIDES, Side
 from hiddenpool.pooling.stages import stages_width
 from hiddenpool.pooling.templates import create_template
-from hiddenpool.postprocess import FittedStages, fit_stages
+from hiddenpool.postprocess import FittedStages, fit_stages, stateless_stages
 
 __all__ = ["Embedding", "Encoder"]
 
@@ -210,12 +210,15 @@ class Encoder:
         return fitted
 
     def _stages_for(self, specs: Sequence[str | Strategy]) -> dict[str, FittedStages]:
-        """Output key -> fitted stages, for the specs that have stages; refuses unfitted ones."""
+        """Output key -> fitted stages, for the specs that have stages (built on first use when
+        none needs fitting: truncate, normalize, binary...); refuses unfitted ones."""
         found: dict[str, FittedStages] = {}
         for spec in specs:
             strategy = parse_strategy(spec)
             if not strategy.stages:
                 continue
+            if strategy not in self.fitted and not strategy.needs_fitting:
+                self.use_stages([stateless_stages(strategy, self.pooler(strategy).width)])
             if strategy not in self.fitted:
                 raise ValueError(
                     f"{strategy}: its stages are not fitted; fit them first "

@@ -54,12 +54,13 @@ def fit_file(
     """Fit the stages of ``specs`` on the texts of ``path``, streamed in chunks.
 
     Returns:
-        spec -> fitted stages, for the specs that have stages.
+        spec -> fitted stages, for the specs whose stages need fitting (the encoder builds the
+        others, truncate, normalize, binary..., without fitting texts).
     """
     fitted: dict[str, FittedStages] = {}
     for spec in specs:
         strategy = parse_strategy(spec)
-        if not strategy.stages:
+        if not strategy.needs_fitting:
             continue
         pooling = str(strategy.pooling)
 
@@ -90,13 +91,13 @@ def prepare_stages(
     run does not fit again). The encoder applies them from then on.
 
     Returns:
-        The state, or None when no spec has stages.
+        The state, or None when no spec has stages that need fitting.
 
     Raises:
-        ValueError: stages without ``fit`` or ``transform``; a state from another model,
-            normalisation or strategy; too few fitting texts for a k.
+        ValueError: stages that need fitting without ``fit`` or ``transform``; a state from
+            another model, normalisation or strategy; too few fitting texts for a k.
     """
-    staged = [s for s in specs if parse_strategy(s).stages]
+    staged = [s for s in specs if parse_strategy(s).needs_fitting]
     if not staged:
         return None
     identity = model_identity(encoder)
@@ -105,7 +106,8 @@ def prepare_stages(
         state.check(identity, staged, str(transform))
     elif fit is None:
         raise ValueError(
-            f"{staged[0]} has stages to fit: give fit=FILE, fit_self=True or transform=STATE"
+            f"{staged[0]} has stages to fit ({_to_fit(staged[0])}): give fit=FILE, "
+            "fit_self=True or transform=STATE"
         )
     else:
         fingerprint = open_texts(fit, text_column).fingerprint()
@@ -142,6 +144,11 @@ def state_digest(state: StageState) -> str:
                 if array is not None:
                     digest.update(np.ascontiguousarray(array).tobytes())
     return digest.hexdigest()[:16]
+
+
+def _to_fit(spec: str) -> str:
+    """The stages of ``spec`` that need fitting, for an error message."""
+    return ", ".join(str(s) for s in parse_strategy(spec).stages if s.entry.fitted)
 
 
 def _digest(fingerprint: dict[str, Any]) -> str:

@@ -31,7 +31,7 @@ from hiddenpool.backbone import Backbone, load_backbone
 from hiddenpool.backbone.capture import find_blocks
 from hiddenpool.export.native import NativePlan, native_plan
 from hiddenpool.pooling import Pooler, Strategy, parse_strategy
-from hiddenpool.postprocess import FittedStages
+from hiddenpool.postprocess import FittedStages, stateless_stages
 
 __all__ = ["QUANTIZATION_RANGES", "export_sentence_transformers", "load_instruction"]
 
@@ -238,7 +238,8 @@ def export_sentence_transformers(
         pooling: the strategy (None: the model's default, or the trained model's own).
         output: the folder to create; it must not exist yet (nothing is overwritten).
         normalize: add a Normalize module (None: the model's default).
-        stages: the fitted stages of a ``pooling`` that has some (``| whiten(256)``...): each
+        stages: the fitted stages of a ``pooling`` whose stages need fitting (``| whiten(256)``,
+            ``| int8``...; the others are built here): each
             linear stage becomes a Dense layer after pooling and normalisation, ``normalize`` a
             Normalize module; int8/uint8 ranges are saved as ``quantization_ranges.npy``.
 
@@ -260,6 +261,9 @@ def export_sentence_transformers(
                 "trained model's folder"
             )
     _check_stages(strategy, stages)
+    if stages is None and strategy.stages:  # none needs fitting: truncate, normalize, binary...
+        width = strategy.pooling.width(backbone.hidden_size, backbone.num_layers)
+        stages = stateless_stages(strategy, width)
     target = Path(output)
     if target.exists():
         raise ValueError(f"{target}: already exists; choose a new folder")
@@ -276,8 +280,10 @@ def export_sentence_transformers(
 
 
 def _check_stages(strategy: Strategy, stages: FittedStages | None) -> None:
-    if strategy.stages and stages is None:
-        raise ValueError(f"{strategy} has stages: give their fitted state (embed --fit writes one)")
+    if strategy.needs_fitting and stages is None:
+        raise ValueError(
+            f"{strategy} has stages to fit: give their fitted state (embed --fit writes one)"
+        )
     if stages is not None and stages.strategy != strategy:
         raise ValueError(f"the fitted stages are those of {stages.strategy}, not of {strategy}")
 

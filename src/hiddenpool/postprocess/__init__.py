@@ -11,6 +11,14 @@ from hiddenpool.postprocess.fit import (
     Moments,
     feature_width,
     fit_stages,
+    stateless_stages,
 )
 
-__all__ = ["FittedStage", "FittedStages", "Moments", "feature_width", "fit_stages"]
+__all__ = [
+    "FittedStage",
+    "FittedStages",
+    "Moments",
+    "feature_width",
+    "fit_stages",
+    "stateless_stages",
+]

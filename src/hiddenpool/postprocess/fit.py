@@ -24,7 +24,14 @@ import numpy as np
 from hiddenpool.pooling import Strategy, parse_strategy
 from hiddenpool.pooling.stages import StageSpec, stages_width
 
-__all__ = ["FittedStage", "FittedStages", "Moments", "feature_width", "fit_stages"]
+__all__ = [
+    "FittedStage",
+    "FittedStages",
+    "Moments",
+    "feature_width",
+    "fit_stages",
+    "stateless_stages",
+]
 
 Chunks = Callable[[], Iterable[np.ndarray]]  # a fresh pass over the fitting vectors, chunked
 
@@ -252,3 +259,17 @@ def fit_stages(
             )
             fitted.append(FittedStage(spec, ranges=ranges))
     return FittedStages(strategy, tuple(fitted), in_width, rows, fitted_on)
+
+
+def stateless_stages(strategy: str | Strategy, in_width: int) -> FittedStages:
+    """The stages of a strategy none of whose stages needs fitting (truncate, normalize, binary,
+    ubinary: see :func:`hiddenpool.pooling.stages.needs_fitting`), ready without fitting texts.
+
+    Raises:
+        ValueError: a stage needs fitting, or keeps more dimensions than ``in_width``.
+    """
+    strategy = parse_strategy(strategy)
+    if strategy.needs_fitting:
+        fitted = ", ".join(str(s) for s in strategy.stages if s.entry.fitted)
+        raise ValueError(f"pooling={str(strategy)!r}: {fitted} must be fitted first")
+    return fit_stages(strategy, np.zeros((0, in_width), np.float32), in_width)

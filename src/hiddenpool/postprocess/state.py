@@ -44,7 +44,7 @@ class StageState:
                     f"{source} was fitted with {key} {self.model.get(key)!r}, "
                     f"this run has {model.get(key)!r}; fit the stages again"
                 )
-        missing = [s for s in specs if parse_strategy(s).stages and s not in self.fitted]
+        missing = [s for s in specs if parse_strategy(s).needs_fitting and s not in self.fitted]
         if missing:
             raise ValueError(
                 f"{source} holds fitted stages for {', '.join(self.fitted)}, not for "

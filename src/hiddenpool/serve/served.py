@@ -29,7 +29,7 @@ from hiddenpool.encode import Embedding, Encoder
 from hiddenpool.pooling import Pooler, Strategy, parse_strategy
 from hiddenpool.pooling.spec import Side
 from hiddenpool.pooling.stages import stages_dtype
-from hiddenpool.postprocess import FittedStages, fit_stages
+from hiddenpool.postprocess import FittedStages, stateless_stages
 from hiddenpool.serve.token_ids import id_windows
 
 if TYPE_CHECKING:
@@ -289,7 +289,7 @@ def _strategies(
         if key not in served:
             width = encoder.width(canonical)
             stages = _stages(strategy, encoder, normalize, state, state_source)
-            if stages is not None and any(s.entry.fitted for s in strategy.stages):
+            if stages is not None and strategy.needs_fitting:
                 source = (
                     f"{source}; stages fitted on {stages.fitted_on or 'a file'} ({state_source})"
                 )
@@ -314,9 +314,8 @@ def _stages(
 
     if not strategy.stages:
         return None
-    if not any(stage.entry.fitted for stage in strategy.stages):
-        width = encoder.pooler(strategy).width
-        return fit_stages(strategy, np.zeros((0, width), np.float32), width)
+    if not strategy.needs_fitting:
+        return stateless_stages(strategy, encoder.pooler(strategy).width)
     if state is None:
         fitted = ", ".join(str(s) for s in strategy.stages if s.entry.fitted)
         raise ValueError(
