@@ -18,7 +18,6 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import shutil
 import sys
 import tempfile
@@ -27,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from provenance import machine as bench_machine
+from provenance import provenance, write_results
 
 from hiddenpool.backbone import default_model_path
 from hiddenpool.backbone.sentence_transformers import read_sentence_transformers_folder
@@ -79,11 +80,7 @@ def split(n_train: int, n_test: int) -> tuple[LabelledData, LabelledData]:
 
 def machine() -> dict:
     return {
-        "cpu": platform.processor() or platform.machine(),
-        "cores": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "torch": torch.__version__,
-        "python": platform.python_version(),
+        **bench_machine(),
         "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
     }
 
@@ -94,11 +91,10 @@ def load_results(path: Path) -> dict:
     return {"runs": [], "speed": []}
 
 
-def save(results: dict, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.part")
-    tmp.write_text(json.dumps(results, indent=2) + "\n")
-    os.replace(tmp, path)
+def save(results: dict, path: Path, started: dict) -> None:
+    """Atomically, with ``started`` (this run's provenance; a resumed file gets the resuming
+    run's)."""
+    write_results(path, {k: v for k, v in results.items() if k != "provenance"}, started)
 
 
 def one_run(spec: str, seed: int, train_data: LabelledData, test_data: LabelledData) -> dict:
@@ -280,6 +276,7 @@ def main() -> int:
         return 0
     if args.threads:
         torch.set_num_threads(args.threads)
+    started = provenance()
     train_data, test_data = split(args.n_train, args.n_test)
     results = load_results(args.results)
     results["setup"] = {
@@ -290,18 +287,18 @@ def main() -> int:
         "machine": machine(),
         "date": datetime.date.today().isoformat(),
     }
-    save(results, args.results)
+    save(results, args.results, started)
     done_speed = len(results["speed"])
     for repeat in range(done_speed // 2, args.speed_repeats):
         for kind in ("PooledModel(mean)", "AutoModelForSequenceClassification"):
             record = throughput(kind, train_data, args.speed_steps)
             record["repeat"] = repeat
             results["speed"].append(record)
-            save(results, args.results)
+            save(results, args.results, started)
             print(json.dumps(record), flush=True)
     if args.interleaved:
         results["speed_interleaved"] = interleaved(train_data, args.interleaved)
-        save(results, args.results)
+        save(results, args.results, started)
         print(json.dumps(results["speed_interleaved"]), flush=True)
     done = {(r["strategy"], r["seed"]) for r in results["runs"]}
     for seed in args.seeds:
@@ -310,7 +307,7 @@ def main() -> int:
                 continue
             record = one_run(spec, seed, train_data, test_data)
             results["runs"].append(record)
-            save(results, args.results)
+            save(results, args.results, started)
             print(json.dumps(record), flush=True)
     return 0
 

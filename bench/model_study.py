@@ -29,6 +29,7 @@ from datetime import date
 from pathlib import Path
 
 import torch
+from provenance import this_run, write_results
 
 from hiddenpool import Encoder
 from hiddenpool._runtime import cache_root
@@ -240,6 +241,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1 on a busy CPU)")
     parser.add_argument("--out", type=Path, default=ROOT / "docs")
     args = parser.parse_args()
+    this_run()  # the provenance record (load before) of what this run saves
     torch.set_num_threads(args.threads)
     runs = [
         _run_model(key, args.limit, args.sts_limit, args.folds, args.out) for key in args.models
@@ -282,7 +284,7 @@ def main() -> None:
     }
     folder = args.out / "study" / "models"
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+    write_results(folder / "summary.json", summary, this_run())
     (args.out / "model-study.md").write_text("\n".join(lines).rstrip("\n") + "\n")
     print(f"wrote {args.out / 'model-study.md'} at {time.strftime('%H:%M:%S')}")
 

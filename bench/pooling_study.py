@@ -29,6 +29,7 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
+from provenance import this_run, write_results
 from scipy.stats import spearmanr
 
 from hiddenpool import Encoder
@@ -147,8 +148,7 @@ def _run_model(key: str, limit: int, folds: int, out: Path, templates: bool) -> 
         }
         for name, result in results.items()
     }
-    path = out / "study" / _folder(key) / "summary.json"
-    path.write_text(json.dumps(summary, indent=1) + "\n")
+    write_results(out / "study" / _folder(key) / "summary.json", summary, this_run())
     return ModelRun(key, encoder, specs, results, seconds)
 
 
@@ -332,6 +332,7 @@ def main() -> None:
     )
     parser.add_argument("--out", type=Path, default=ROOT / "docs")
     args = parser.parse_args()
+    this_run()  # the provenance record (load before) of what this run saves
 
     runs = [
         _run_model(key, args.limit, args.folds, args.out, args.templates) for key in args.models

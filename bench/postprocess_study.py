@@ -30,6 +30,7 @@ from pathlib import Path
 
 import torch
 from model_study import RAW, _source
+from provenance import this_run, write_results
 from study_common import checkpoint_name, raw_accuracy, run_record, study_parser
 
 from hiddenpool import Encoder
@@ -68,10 +69,12 @@ def chosen(key: str, own: str) -> dict[str, tuple[str, str]]:
     pooling = _folder(key) / "summary.json"  # bench/pooling_study.py
     if pooling.is_file():
         for name, result in json.loads(pooling.read_text()).items():
+            if name == "provenance":  # bench/provenance.py's record, not a dataset
+                continue
             out[name] = (next(iter(result["scores"])), "best of the pooling study")
     models = ROOT / "docs" / "study" / "models" / "summary.json"  # bench/model_study.py
     if models.is_file():
-        for name, scores in json.loads(models.read_text()).get(key, {}).items():
+        for name, scores in json.loads(models.read_text()).get(key, {}).items():  # by model
             out.setdefault(name, (next(iter(scores)), "best of the three-model study"))
     for name in (*PROBED, STS):
         out.setdefault(name, (own, "the model's own pooling, the dataset being in neither"))
@@ -306,12 +309,13 @@ def main() -> None:
     )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    this_run()  # the provenance record (load before) of what this run saves
     for key in [] if args.render else args.models:
         started = time.perf_counter()
         saved = run_model(key, args)
         saved["run"]["seconds"] = round(time.perf_counter() - started)  # type: ignore[index]
         _folder(key).mkdir(parents=True, exist_ok=True)
-        (_folder(key) / "postprocess.json").write_text(json.dumps(saved, indent=1) + "\n")
+        write_results(_folder(key) / "postprocess.json", saved, this_run())
     texts, saved_all = [], {}
     for key in [*ORDER, *(k for k in args.models if k not in ORDER)]:
         folder = _folder(key)

@@ -11,6 +11,7 @@ never leaves a half-written results file under its final name.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import platform
@@ -38,7 +39,15 @@ LIBRARIES = (
     "ray",
 )
 
-__all__ = ["RESULTS", "cpu_model", "load_average", "machine", "provenance", "write_results"]
+__all__ = [
+    "RESULTS",
+    "cpu_model",
+    "load_average",
+    "machine",
+    "provenance",
+    "this_run",
+    "write_results",
+]
 
 
 def cpu_model() -> str:
@@ -114,6 +123,13 @@ def provenance(command: list[str] | None = None) -> dict[str, Any]:
         **machine(),
         "load_before": load_average(),
     }
+
+
+@functools.cache
+def this_run() -> dict[str, Any]:
+    """``provenance()`` of this process, taken at the first call (for scripts that save from
+    several places: call it at the start of ``main``)."""
+    return provenance()
 
 
 def write_results(name: str | Path, payload: dict[str, Any], started: dict[str, Any]) -> Path:

@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from model_study import RAW, _source
+from provenance import this_run, write_results
 from study_common import checkpoint_name, raw_accuracy, run_record, study_parser
 
 from hiddenpool import Encoder
@@ -83,7 +84,7 @@ def _run(key: str, args: argparse.Namespace) -> None:
         "costs": costs,
         "seconds": round(time.perf_counter() - started),
     }
-    (_folder(args.out, key) / "run.json").write_text(json.dumps(record, indent=1) + "\n")
+    write_results(_folder(args.out, key) / "run.json", record, this_run())
 
 
 def _summary(stored: dict) -> MetricSummary:
@@ -294,6 +295,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "docs")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    this_run()  # the provenance record (load before) of what this run saves
     for key in [] if args.render else args.models:
         _run(key, args)
     text = render(args.out, args.models)
