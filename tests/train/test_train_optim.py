@@ -134,3 +134,116 @@ def test_freeze_embeddings_only(tiny_dir):
     freeze_layers(backbone, 0, embeddings=True)
     assert not any(p.requires_grad for p in backbone.model.embeddings.parameters())
     assert all(p.requires_grad for p in backbone.blocks[0].parameters())
+
+
+def _drifted_checkpoint(tiny_dir, folder):
+    """A copy of the tiny BERT with every weight moved by +0.5, so that a block re-initialised
+    to N(0, initializer_range), zero biases and unit norms cannot pass for a loaded one."""
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    shutil.copytree(tiny_dir("bert"), folder)
+    weights = {k: v + 0.5 for k, v in load_file(folder / "model.safetensors").items()}
+    save_file(weights, folder / "model.safetensors", metadata={"format": "pt"})
+    return weights
+
+
+def _assert_freshly_initialised(name, value, init_std):
+    """BERT's _init_weights: zero biases, unit LayerNorm weights, N(0, init_std) matrices."""
+    if name.endswith("bias"):
+        assert torch.all(value == 0), name
+    elif "LayerNorm" in name:
+        assert torch.all(value == 1), name
+    else:
+        assert abs(value.std().item() - init_std) < 0.25 * init_std, name
+        assert abs(value.mean().item()) < 0.25 * init_std, name
+
+
+def test_train_builds_the_optimiser_and_the_layers_it_was_asked_for(
+    tiny_dir, tmp_path, monkeypatch
+):
+    # Through train(), on the Trainer it builds: llrd, head lr, re-initialised and frozen layers.
+    import json
+
+    from safetensors.torch import load_file
+    from train_helpers import synthetic
+
+    import hiddenpool.train.trainer as trainer_module
+    from hiddenpool.train import TrainConfig, train
+
+    loaded = _drifted_checkpoint(tiny_dir, tmp_path / "drifted")
+    built = []
+
+    class Recording(trainer_module.Trainer):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            start = {n: p.detach().clone() for n, p in self.model.base.named_parameters()}
+            built.append((self, start))
+
+    monkeypatch.setattr(trainer_module, "Trainer", Recording)
+    lr, head_lr, llrd, decay = 1e-3, 5e-3, 0.8, 0.01
+    config = TrainConfig(
+        data="synthetic",
+        model=str(tmp_path / "drifted"),
+        out=str(tmp_path / "run"),
+        pooling="mean",
+        lr=lr,
+        head_lr=head_lr,
+        llrd=llrd,
+        weight_decay=decay,
+        reinit_layers=1,
+        freeze_layers=1,
+        max_steps=3,
+        batch_size=8,
+        warmup=0.0,
+        scheduler="constant",
+        valid_fraction=0.0,
+        logging_steps=100,
+        extra={"disable_tqdm": True},
+    )
+    train(config, data=synthetic(24), verbose=False)
+    ((trainer, start),) = built
+    model = trainer.model
+    num_layers = json.loads((tmp_path / "drifted" / "config.json").read_text())["num_hidden_layers"]
+    assert num_layers == 3
+
+    # Expected per parameter, by BERT's names: block k (0-based) of L at lr * llrd ** (L - 1 - k);
+    # the embeddings and block 0 frozen (freeze_layers=1); the pooler unused by mean, frozen.
+    def expected_lr(name):
+        if name.startswith(("embeddings.", "encoder.layer.0.", "pooler.")):
+            return None
+        k = int(name.split(".")[2])
+        return lr * llrd ** (num_layers - 1 - k)
+
+    group_of = {}
+    for group in trainer.optimizer.param_groups:
+        for param in group["params"]:
+            assert id(param) not in group_of, "a parameter in two groups"
+            group_of[id(param)] = group
+    trainable = 0
+    for name, param in model.base.named_parameters():
+        rate = expected_lr(name)
+        if rate is None:
+            assert not param.requires_grad and id(param) not in group_of, name
+            continue
+        trainable += 1
+        group = group_of[id(param)]
+        assert group["lr"] == pytest.approx(rate, rel=1e-12), name  # constant schedule
+        assert group["weight_decay"] == (0.0 if param.ndim < 2 else decay), name
+    head = [*model.head.parameters(), *model.pooling.parameters()]
+    assert head and all(group_of[id(p)]["lr"] == pytest.approx(head_lr) for p in head)
+    assert len(group_of) == trainable + len(head)  # nothing else is optimised
+
+    saved = load_file(tmp_path / "run" / "model.safetensors")
+    init_std = json.loads((tmp_path / "drifted" / "config.json").read_text())["initializer_range"]
+    for name, value in start.items():
+        before = loaded[name] if name in loaded else loaded[f"bert.{name}"]
+        if name.startswith("encoder.layer.2."):  # re-initialised when the Trainer got it
+            _assert_freshly_initialised(name, value, init_std)
+        else:
+            assert torch.equal(value, before), f"{name} was not the checkpoint's"
+        if expected_lr(name) is None:  # frozen: the trained model still holds the loaded weights
+            assert torch.equal(saved[name], before), f"{name} moved while frozen"
+        else:
+            assert not torch.equal(saved[name], value), f"{name} did not train"
