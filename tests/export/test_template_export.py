@@ -75,7 +75,11 @@ def test_prefix_templates_reading_the_whole_input_export_as_prompts(
     assert all(t.startswith("sentence_transformers.") for t in types)
     config = json.loads((out / "config_sentence_transformers.json").read_text())
     name = spec.split(":")[0]
-    assert config == {"prompts": {name: f"{name}: "}, "default_prompt_name": name}
+    prompt = f"{name}: "  # also as query and document: ST would fill a missing one with ""
+    assert config == {
+        "prompts": {name: prompt, "query": prompt, "document": prompt},
+        "default_prompt_name": name,
+    }
     model = st.SentenceTransformer(str(out), device="cpu")  # no trust_remote_code
     got = model.encode(TEXTS, convert_to_numpy=True, batch_size=3)
     expected = Encoder(backbone, pooling=spec, normalize=False).encode(TEXTS)

@@ -26,6 +26,11 @@ pooler reads the whole input: ``cls``, ``first``, ``last``, or a token reduction
 prompt's tokens by count, [CLS] with them, and still pools the trailing [SEP], where hiddenpool
 pools the text's own tokens), and it has no mask token or second copy: ``query:mean``,
 ``promptbert:*`` and ``echo:*`` need hiddenpool's module.
+
+Query and document sides: a two-sided spec whose every side is such a prompt or the text alone
+(``bge/:cls``, ``query/passage:mean(include_prompt=true)``) is written as the prompts ``query``
+and ``document`` that ``encode_query`` / ``encode_document`` pick (``document`` the default); a
+symmetric template is written under both names too, so either method reads it.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ import torch
 from hiddenpool.backbone import Backbone
 from hiddenpool.pooling import POOLERS, Pooler, Strategy, parse_strategy
 from hiddenpool.pooling.layers import WeightedLayers
+from hiddenpool.pooling.spec import SIDES
 from hiddenpool.pooling.templates import TEXT, create_template
 
 __all__ = [
@@ -48,6 +54,8 @@ __all__ = [
     "native_plan",
     "native_pooling_modes",
     "native_prompt",
+    "native_side_prompts",
+    "prompts_config",
 ]
 
 # hiddenpool pooler -> sentence-transformers Pooling modes (cls is resolved per family).
@@ -78,6 +86,7 @@ class NativePlan:
             model's last layer alone is pooled (no WeightedLayerPooling module).
         scale: a ``Dense(scale * I)`` after pooling when not 1 (the ``sum`` combiner).
         prompt: the template as sentence-transformers' default prompt (name, prefix).
+        side_prompts: a two-sided spec's (query prefix, document prefix); "" for the text alone.
     """
 
     depth: int
@@ -86,6 +95,7 @@ class NativePlan:
     layer_weights: tuple[float, ...] | None = None
     scale: float = 1.0
     prompt: tuple[str, str] | None = None  # (name, prefix): the default prompt, if templated
+    side_prompts: tuple[str, str] | None = None
 
 
 def exports_natively(strategy: str | Strategy) -> bool:
@@ -100,6 +110,8 @@ def exports_natively(strategy: str | Strategy) -> bool:
     strategy = parse_strategy(strategy)
     if strategy.template is not None and native_prompt(strategy) is None:
         return False
+    if strategy.asymmetric and native_side_prompts(strategy) is None:
+        return False
     return strategy.layers.combiner in NATIVE_COMBINERS and all(
         p.name in NATIVE_POOLERS and not p.options for p in _without_prompt(strategy).poolers
     )
@@ -111,7 +123,44 @@ def _without_prompt(strategy: Strategy) -> Strategy:
         replace(p, options=tuple(o for o in p.options if o[0] != "include_prompt"))
         for p in strategy.poolers
     )
-    return replace(strategy, poolers=poolers, template=None)
+    return replace(strategy, poolers=poolers, template=None, sides=None)
+
+
+def native_side_prompts(strategy: str | Strategy) -> tuple[str, str] | None:
+    """(query prefix, document prefix) of a two-sided spec whose every side is a
+    sentence-transformers prompt (:func:`native_prompt`) or the text alone (""), else None.
+
+    >>> native_side_prompts("bge/:cls")
+    ('Represent this sentence for searching relevant passages: ', '')
+    >>> native_side_prompts("query/passage:mean") is None  # the text's own tokens
+    True
+    """
+    strategy = parse_strategy(strategy)
+    prefixes: list[str] = []
+    for side in SIDES:
+        one = strategy.for_side(side)
+        found = native_prompt(one) if one.template is not None else (side, "")
+        if found is None:
+            return None
+        prefixes.append(found[1])
+    return prefixes[0], prefixes[1]
+
+
+def prompts_config(plan: NativePlan) -> dict[str, object] | None:
+    """config_sentence_transformers.json's ``prompts`` and ``default_prompt_name`` for
+    ``plan``: ``query`` and ``document`` always (sentence-transformers fills a missing one with
+    "", which ``encode_query`` / ``encode_document`` would then read), or None for no prompt."""
+    if plan.side_prompts is not None:
+        query, document = plan.side_prompts
+        return {
+            "prompts": {"query": query, "document": document},
+            "default_prompt_name": "document",
+        }
+    if plan.prompt is None:
+        return None
+    name, prefix = plan.prompt
+    prompts = {name: prefix, "query": prefix, "document": prefix}
+    return {"prompts": prompts, "default_prompt_name": name}
 
 
 def native_prompt(strategy: str | Strategy) -> tuple[str, str] | None:
@@ -193,8 +242,9 @@ def native_plan(
     summed = strategy.layers.combiner == "sum"
     scale = float(len(strategy.layers.resolve(num_layers))) if summed else 1.0
     prompt = native_prompt(strategy)
+    sides = native_side_prompts(strategy) if strategy.asymmetric else None
     if set(weights) == {depth}:
-        return NativePlan(depth, modes, depth, None, scale, prompt)
+        return NativePlan(depth, modes, depth, None, scale, prompt, sides)
     start = min(weights)
     layer_weights = tuple(weights.get(index, 0.0) for index in range(start, depth + 1))
-    return NativePlan(depth, modes, start, layer_weights, scale, prompt)
+    return NativePlan(depth, modes, start, layer_weights, scale, prompt, sides)

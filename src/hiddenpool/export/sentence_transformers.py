@@ -29,7 +29,7 @@ from transformers import PreTrainedModel
 
 from hiddenpool.backbone import Backbone, load_backbone
 from hiddenpool.backbone.capture import find_blocks
-from hiddenpool.export.native import NativePlan, native_plan
+from hiddenpool.export.native import NativePlan, native_plan, prompts_config
 from hiddenpool.pooling import Pooler, Strategy, parse_strategy
 from hiddenpool.postprocess import FittedStages, stateless_stages
 
@@ -113,10 +113,9 @@ def _write_native(folder: Path, backbone: Backbone, plan: NativePlan) -> list[di
     modes = plan.pooling_modes
     mode: str | list[str] = modes[0] if len(modes) == 1 else list(modes)  # concatenated in order
     pooling: dict[str, Any] = {"embedding_dimension": hidden, "pooling_mode": mode}
-    if plan.prompt is not None:  # the template as the default prompt, pooled with its tokens
-        name, prefix = plan.prompt
+    prompts = prompts_config(plan)
+    if prompts is not None:  # the template(s) as prompts, pooled with their tokens
         pooling["include_prompt"] = True
-        prompts = {"prompts": {name: prefix}, "default_prompt_name": name}
         _write_json(folder / "config_sentence_transformers.json", prompts)
     _write_json(folder / path / "config.json", pooling)
     _module(modules, f"{_MODULES}.Pooling", path)
