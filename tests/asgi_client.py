@@ -88,5 +88,5 @@ class AsgiClient:
         done.set()
         got = {k.decode().lower(): v.decode() for k, v in start.get("headers", [])}
         text = b"".join(chunks).decode("utf-8")
-        decoded = json.loads(text) if got.get("content-type", "").startswith("application/json") else text
-        return int(start["status"]), got, decoded
+        is_json = got.get("content-type", "").startswith("application/json")
+        return int(start["status"]), got, json.loads(text) if is_json else text

@@ -14,11 +14,11 @@ import json
 
 import numpy as np
 import pytest
-from asgi_client import AsgiClient
 from sentence_transformers import SentenceTransformer
 from sentence_transformers.util.quantization import quantize_embeddings
 from sklearn.decomposition import PCA
 
+from asgi_client import AsgiClient
 from hiddenpool.cli.main import main
 from hiddenpool.encode import Encoder
 from hiddenpool.pooling import parse_strategy
