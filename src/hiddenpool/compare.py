@@ -19,16 +19,20 @@ import numpy as np
 from hiddenpool.backbone import Backbone
 from hiddenpool.data import (
     LabelledData,
+    RetrievalData,
     get_dataset_info,
     list_datasets,
     load_dataset,
+    read_beir,
     read_labelled,
+    read_reranking,
+    read_retrieval_table,
 )
 from hiddenpool.encode import Encoder
 from hiddenpool.evaluate import CompareResult
 from hiddenpool.evaluate.tasks import Scoring, Task, create_task
 from hiddenpool.pooling import parse_strategy
-from hiddenpool.pooling.templates import create_template, list_templates
+from hiddenpool.pooling.templates import create_template, list_templates, side_pairs
 
 __all__ = [
     "DEFAULT_DATASET",
@@ -36,6 +40,7 @@ __all__ = [
     "default_strategies",
     "fit_split_texts",
     "load_labelled",
+    "load_task_data",
     "post_processed",
     "run_compare",
     "subsample",
@@ -49,14 +54,20 @@ _TOKEN_POOLERS = (
 )  # fmt: skip
 
 
-def default_strategies(backbone: Backbone, templates: bool = False) -> list[str]:
+def default_strategies(
+    backbone: Backbone, templates: bool = False, sides: bool = False
+) -> list[str]:
     """Every parameter-free token pooler on the last layer, mean pooling of every layer alone,
     and the usual layer combinations (last-k averages, first-last, concatenations).
 
     ``mean@0,-1`` is SimCSE's mistaken "first-last" (embedding output + last layer), kept next to
     the real one (``mean@1,-1``) so the difference shows. With ``templates``, every registered
     prompt template that fits the model too (:func:`template_strategies`): off by default, since
-    each costs one more forward pass and none beat the best plain strategy in the study.
+    each costs one more forward pass and none beat the best plain strategy in the study. With
+    ``sides`` (tasks with queries and documents: retrieval, reranking), every registered
+    query/document template pair that fits the model (``query/passage:mean``...): each document
+    template is one more pass over the corpus, but asymmetric reading is what retrieval models
+    are trained for, so a search comparison without them would miss the question.
     """
     n = backbone.num_layers
     specs = list(_TOKEN_POOLERS)
@@ -70,6 +81,8 @@ def default_strategies(backbone: Backbone, templates: bool = False) -> list[str]
     specs += ["meanmax@-4:" if n > 4 else "meanmax@-2:", "mean@:"]
     if templates:  # each template costs one more forward pass over the data
         specs += template_strategies(backbone)[0]
+    if sides:
+        specs += side_pairs(mask_token=backbone.tokenizer.mask_token_id is not None)
     return list(dict.fromkeys(str(parse_strategy(s)) for s in specs))
 
 
@@ -158,15 +171,63 @@ def fit_split_texts(
     return list(fitting.texts), f"the {len(fitting.texts)} sentences of the {split} split"
 
 
-def subsample(data: LabelledData, limit: int | None, seed: int) -> LabelledData:
-    """A seeded random subset of ``limit`` rows (all rows when ``limit`` is None or larger)."""
-    n = len(data.labels)
+def subsample(data: Any, limit: int | None, seed: int) -> Any:
+    """A seeded random subset of ``limit`` rows (all rows when ``limit`` is None or larger);
+    for search data, of ``limit`` queries, the corpus kept whole."""
+    n = len(data)
     if limit is None or limit >= n:
         return data
     if limit < 2:
         raise ValueError(f"limit={limit}: keep at least 2 rows")
     rows = np.sort(np.random.default_rng(seed).choice(n, size=limit, replace=False))
+    if isinstance(data, RetrievalData):
+        return data.take_queries([data.query_ids[i] for i in rows])
     return data.take(rows)
+
+
+def load_task_data(
+    task: Task,
+    data: str | None,
+    *,
+    split: str | None = None,
+    text_column: str | None = None,
+    label_columns: Sequence[str] = (),
+    pair_columns: tuple[str, str] | None = None,
+    query_column: str | None = None,
+    document_column: str | None = None,
+) -> Any:
+    """What ``task`` reads (``task.reads``), from a registered dataset or the user's files.
+
+    * labelled: :func:`load_labelled` with the task's label kind (clustering reads classes).
+    * retrieval: a BEIR folder (``split``'s qrels, default test), a table with
+      ``query_column`` and ``document_column``, or a registered collection.
+    * reranking: a table with ``query_column``, ``document_column`` (the candidates) and a
+      label column, or a .jsonl with query/positive/negative lists.
+    """
+    if task.reads == "labelled":
+        return load_labelled(
+            data, task.label_task, text_column, label_columns, pair_columns, split=split
+        )
+    if data is None:
+        raise ValueError(f"task={task.name!r}: name the data (a file, folder or dataset)")
+    path = Path(data)
+    if task.reads == "retrieval":
+        if path.is_dir():
+            return read_beir(path, split or "test")
+        if path.exists():
+            if split is not None:
+                raise ValueError(f"split={split!r}: {data} is a table; splits are for folders")
+            return read_retrieval_table(
+                path, query_column or "query", document_column or "document"
+            )
+        from hiddenpool.data import load_retrieval  # a registered collection
+
+        return load_retrieval(get_dataset_info(data))
+    if not path.exists():
+        raise FileNotFoundError(f"{task.name} data not found: {data}")
+    return read_reranking(
+        path, query_column, document_column, label_columns[0] if label_columns else None
+    )
 
 
 @dataclass(frozen=True)
@@ -179,7 +240,7 @@ class CompareRun:
     embed_seconds: float
     evaluate_seconds: float
     stages_note: str = ""
-    passes: int = 1  # forward passes over the data: one per distinct prompt template
+    passes: int = 1  # forward passes: per side embedded, one per distinct prompt template
 
 
 def run_compare(
@@ -219,17 +280,23 @@ def run_compare(
     """
     chosen = task if isinstance(task, Task) else create_task(task or data.task)
     chosen.check_data(data, Scoring(folds, seed))
-    specs = list(strategies) if strategies else default_strategies(encoder.backbone)
+    specs = (
+        list(strategies)
+        if strategies
+        else default_strategies(encoder.backbone, sides=chosen.two_sided)
+    )
     names = [str(parse_strategy(s)) for s in specs]
     default = str(encoder.strategy)
     if default not in names:
         names.append(default)
     start = time.perf_counter()
     pooled = list(dict.fromkeys(str(parse_strategy(name).pooling) for name in names))
-    vectors = {
-        side: encoder.encode_many(texts, pooled, batch_size=batch_size, show_progress=show_progress)
-        for side, texts in chosen.inputs(data, fit_texts or ()).items()
-    }
+    inputs = chosen.inputs(data, fit_texts or ())
+    vectors: dict[str, dict[str, np.ndarray]] = {}
+    for side, texts in inputs.items():
+        vectors[side] = encoder.encode_many(
+            texts, pooled, batch_size=batch_size, show_progress=show_progress, side=side
+        )
     embedded = time.perf_counter()
     progress = sys.stderr.isatty() if show_progress is None else show_progress
 
@@ -258,7 +325,9 @@ def run_compare(
         embedded - start,
         time.perf_counter() - embedded,
         note,
-        passes=len({parse_strategy(spec).template for spec in pooled}),
+        passes=sum(
+            len({parse_strategy(spec).side_template(side) for spec in pooled}) for side in inputs
+        ),
     )
 
 

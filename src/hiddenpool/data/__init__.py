@@ -12,6 +12,7 @@ else ``~/.cache/hiddenpool``); later loads are offline.
 
 from __future__ import annotations
 
+from hiddenpool.data.beir import RerankingData, read_beir, read_reranking, read_retrieval_table
 from hiddenpool.data.fetch import FetchError, fetch
 from hiddenpool.data.labelled import TASKS, LabelledData
 from hiddenpool.data.load import load_dataset
@@ -25,10 +26,14 @@ __all__ = [
     "DatasetInfo",
     "FetchError",
     "LabelledData",
+    "RerankingData",
     "RetrievalData",
     "fetch",
     "get_dataset_info",
     "list_datasets",
     "load_dataset",
+    "read_beir",
     "read_labelled",
+    "read_reranking",
+    "read_retrieval_table",
 ]

@@ -20,6 +20,9 @@ from hiddenpool.io import atomic_write_text
 __all__ = ["format_table", "score_kind", "write_report"]
 
 
+_UNITS = {"fold": "folds", "query": "queries", "run": "runs"}
+
+
 def _task(result: CompareResult) -> Task:
     return create_task(result.task)
 
@@ -101,6 +104,10 @@ def format_table(result: CompareResult, default_strategy: str | None = None) -> 
         cells = [_mean_std(result.ensemble.metrics[m]) for m in metrics]
         primary = result.ensemble.metrics[result.primary_metric]
         lines.append(["-", "ensemble (top-k)", cells[0], _ci(primary), *cells[1:], "-"])
+    for b in result.baselines:
+        cells = [_mean_std(b.metrics[m]) for m in metrics]
+        primary = b.metrics[result.primary_metric]
+        lines.append(["-", f"{b.name} (baseline)", cells[0], _ci(primary), *cells[1:], "-"])
     widths = [max(len(row[i]) for row in [header, *lines]) for i in range(len(header))]
     right = {0, len(header) - 1}
 
@@ -152,7 +159,7 @@ def _markdown(
         d = result.get(default).metrics[primary]
         lines += [
             f"Versus the default `{default}` ({_mean_std(d)}): difference "
-            f"{_signed(versus.mean)} (paired over {result.unit}s, 95% CI "
+            f"{_signed(versus.mean)} (paired over {_UNITS.get(result.unit, result.unit)}, 95% CI "
             f"[{_signed(versus.ci_low)}, {_signed(versus.ci_high)}]), which "
             f"{_verdict(versus, result.unit)}.",
             "",

@@ -21,8 +21,8 @@ Scoring functions on plain arrays, for callers outside ``compare`` (the MTEB wra
   -> (n_runs,) V-measures of MTEB's bootstrapped MiniBatchKMeans protocol.
 
 >>> from hiddenpool.evaluate.tasks import create_task, list_tasks
->>> list_tasks()[:3]
-['regression', 'classification', 'similarity']
+>>> sorted(list_tasks())
+['classification', 'clustering', 'regression', 'reranking', 'retrieval', 'similarity']
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from hiddenpool.evaluate.tasks.base import (
 )
 from hiddenpool.evaluate.tasks.classification import ClassificationTask
 from hiddenpool.evaluate.tasks.cluster_scores import cluster_v_measure
+from hiddenpool.evaluate.tasks.clustering import ClusteringTask
 from hiddenpool.evaluate.tasks.ranking import (
     RERANKING_METRICS,
     RETRIEVAL_METRICS,
@@ -49,6 +50,8 @@ from hiddenpool.evaluate.tasks.ranking import (
     top_k,
 )
 from hiddenpool.evaluate.tasks.regression import RegressionTask
+from hiddenpool.evaluate.tasks.reranking import RerankingTask
+from hiddenpool.evaluate.tasks.retrieval import RetrievalTask
 from hiddenpool.evaluate.tasks.similarity import SimilarityTask
 
 __all__ = [
@@ -56,8 +59,11 @@ __all__ = [
     "RETRIEVAL_METRICS",
     "SIDES",
     "ClassificationTask",
+    "ClusteringTask",
     "RankingScores",
     "RegressionTask",
+    "RerankingTask",
+    "RetrievalTask",
     "Scoring",
     "SimilarityTask",
     "Task",

@@ -16,6 +16,7 @@ import numpy as np
 
 from hiddenpool.evaluate.folds import Fold, make_folds
 from hiddenpool.evaluate.result import CompareResult, StrategyResult
+from hiddenpool.pooling.spec import Side
 
 __all__ = [
     "SIDES",
@@ -70,13 +71,14 @@ class Task(ABC):
     label_task: ClassVar[str | None] = None
     unit: ClassVar[str] = "fold"
     method_label: ClassVar[str] = "Scoring"
+    two_sided: ClassVar[bool] = False  # queries and documents: the default sweep adds side pairs
     description: ClassVar[str] = ""
 
     def check_data(self, data: Any, scoring: Scoring) -> None:  # noqa: B027 - optional hook
         """Raise ValueError when ``data`` cannot be scored so, before anything is embedded."""
 
     @abstractmethod
-    def inputs(self, data: Any, fit_texts: Sequence[str] = ()) -> dict[str, list[str]]:
+    def inputs(self, data: Any, fit_texts: Sequence[str] = ()) -> dict[Side, list[str]]:
         """Side -> the texts to embed on that side (one ``encode_many`` call per side)."""
 
     @abstractmethod
@@ -108,7 +110,7 @@ class Task(ABC):
 
     def spread(self) -> str:
         """What ``score ± spread`` means in the table headers."""
-        return f"mean ± std over {self.unit}s"
+        return "mean ± std"
 
     @abstractmethod
     def ranking_note(self, result: CompareResult) -> str:

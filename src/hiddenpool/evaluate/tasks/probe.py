@@ -11,6 +11,7 @@ from hiddenpool.evaluate.compare import evaluate_features
 from hiddenpool.evaluate.result import CompareResult
 from hiddenpool.evaluate.tasks.base import FoldedTask, Scoring, Vectors
 from hiddenpool.pooling import Strategy, parse_strategy
+from hiddenpool.pooling.spec import Side
 
 __all__ = ["ProbeTask"]
 
@@ -21,7 +22,7 @@ class ProbeTask(FoldedTask):
     method_label: ClassVar[str] = "Probe"
     probe: ClassVar[str] = ""
 
-    def inputs(self, data: Any, fit_texts: Sequence[str] = ()) -> dict[str, list[str]]:
+    def inputs(self, data: Any, fit_texts: Sequence[str] = ()) -> dict[Side, list[str]]:
         return {"document": list(data.texts)}
 
     def evaluate(

@@ -11,6 +11,7 @@ from hiddenpool.evaluate.compare import Features, evaluate_features
 from hiddenpool.evaluate.result import CompareResult
 from hiddenpool.evaluate.tasks.base import FoldedTask, Scoring, Vectors, register_task
 from hiddenpool.pooling import parse_strategy
+from hiddenpool.pooling.spec import Side
 from hiddenpool.postprocess import fit_stages
 
 __all__ = ["SimilarityTask"]
@@ -29,7 +30,7 @@ class SimilarityTask(FoldedTask):
     method_label: ClassVar[str] = "Probe"
     description: ClassVar[str] = "sentence pairs with gold scores: zero-shot cosine (Spearman)"
 
-    def inputs(self, data: Any, fit_texts: Sequence[str] = ()) -> dict[str, list[str]]:
+    def inputs(self, data: Any, fit_texts: Sequence[str] = ()) -> dict[Side, list[str]]:
         # one call for the pairs and the fitting texts, as before the task protocol
         return {"document": list(data.texts) + list(fit_texts)}
 
