@@ -52,6 +52,8 @@ from hiddenpool.pretrain.tokens import (
     write_token_stream,
 )
 from hiddenpool.pretrain.trainer import (
+    MASK_STATE,
+    MaskState,
     eval_record,
     masked_eval_set,
     mlm_collator,
@@ -59,6 +61,7 @@ from hiddenpool.pretrain.trainer import (
     say,
     sparse_mlm_logits,
     training_arguments,
+    world_size,
 )
 
 __all__ = ["RECORD", "WORK", "PretrainResult", "last_checkpoint", "pretrain"]
@@ -188,14 +191,18 @@ def _token_streams(
     return train, held
 
 
-def last_checkpoint(folder: Path) -> Path | None:
-    """The newest checkpoint written completely (the Trainer saves trainer_state.json last)."""
+def last_checkpoint(folder: Path, mlm: bool = False) -> Path | None:
+    """The newest checkpoint written completely: the Trainer saves trainer_state.json last, then
+    (MLM) every process its mask generator's state."""
     if not folder.is_dir():
         return None
+    needed = ["trainer_state.json"]
+    if mlm:
+        needed += [MASK_STATE.format(rank=r) for r in range(world_size())]
     complete = [
         p
         for p in folder.iterdir()
-        if p.name.startswith("checkpoint-") and (p / "trainer_state.json").is_file()
+        if p.name.startswith("checkpoint-") and all((p / n).is_file() for n in needed)
     ]
     return max(complete, key=lambda p: int(p.name.split("-")[1]), default=None)
 
@@ -228,7 +235,8 @@ def _datasets(
     )
     if clm:
         return train_set, eval_blocks, None, False
-    collator = mlm_collator(tokenizer, config, whole_word)
+    rank = int(os.environ.get("RANK", "0"))
+    collator = mlm_collator(tokenizer, config, whole_word, config.seed + 1 + rank)
     eval_set = masked_eval_set(
         eval_blocks, mlm_collator(tokenizer, config, whole_word, config.seed)
     )
@@ -327,9 +335,12 @@ def pretrain(
             before = eval_record(trainer.evaluate(), len(eval_set))  # every process takes part
             if main:
                 save_json(before_file, before)
-        checkpoint = last_checkpoint(work / "checkpoints") if resuming else None
-        if checkpoint is not None and main:
-            say(f"resuming from {checkpoint.name}")
+        clm = config.objective == "clm"
+        checkpoint = last_checkpoint(work / "checkpoints", not clm) if resuming else None
+        if checkpoint is not None:
+            MaskState.restore_all(trainer, checkpoint)
+            if main:
+                say(f"resuming from {checkpoint.name}")
         elif resuming and main:
             say("no complete checkpoint yet: training starts from step 0")
         train_start = time.perf_counter()

@@ -29,6 +29,8 @@ from hiddenpool.pretrain.config import PretrainConfig
 from hiddenpool.pretrain.tokens import BlockDataset
 
 __all__ = [
+    "MASK_STATE",
+    "MaskState",
     "eval_record",
     "masked_eval_set",
     "mlm_collator",
@@ -40,6 +42,7 @@ __all__ = [
 ]
 
 _LOGGED = ("loss", "learning_rate", "eval_loss", "eval_accuracy")
+MASK_STATE = "mask_rng_{rank}.pt"  # the training masks' generator, in each checkpoint
 
 
 def say(message: str) -> None:
@@ -58,6 +61,44 @@ class _LogLines(TrainerCallback):
             when = f"step {state.global_step}/{state.max_steps}" if state.max_steps else "start"
             if state.is_world_process_zero:
                 say(f"{when}: {cells}")
+
+
+class MaskState(TrainerCallback):
+    """Saves the training masks' generator with each checkpoint, and restores it on resume.
+
+    Masks drawn from the global RNG do not come back on resume: the Trainer restores it only
+    after it has collated the first resumed batch. So the collator draws from its own
+    generator, and each checkpoint of step k stores that generator as it was before batch k + 1
+    (accelerate's loader has usually collated that batch already, one ahead), one file per
+    process: the resumed run masks every batch as the uninterrupted one did.
+    """
+
+    def __init__(self, collator: _Collator, rank: int) -> None:
+        if collator.mlm is None:
+            raise ValueError("MaskState needs an MLM collator")
+        self.collator = collator
+        self.name = MASK_STATE.format(rank=rank)
+        collator.mlm.create_rng("pt")
+
+    def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+        folder.mkdir(parents=True, exist_ok=True)
+        record = {
+            "batch": state.global_step,
+            "state": self.collator.state_before(state.global_step),
+        }
+        torch.save(record, folder / self.name)
+
+    @staticmethod
+    def restore_all(trainer: Trainer, checkpoint: Path) -> None:
+        """Restore every MaskState callback of ``trainer`` from ``checkpoint``."""
+        for callback in trainer.callback_handler.callbacks:
+            if isinstance(callback, MaskState):
+                callback.restore(checkpoint)
+
+    def restore(self, checkpoint: Path) -> None:
+        record = torch.load(checkpoint / self.name, weights_only=True)
+        self.collator.resume_at(int(record["batch"]), record["state"])
 
 
 def world_size() -> int:
@@ -98,21 +139,50 @@ def sparse_mlm_logits(model: Any) -> bool:
 
 
 class _Collator:
-    """Masks training batches; passes held-out batches that were masked once up front."""
+    """Masks training batches; passes held-out batches (masked once up front) and CLM blocks.
+
+    Training batches are numbered from 0; the mask generator's state before each of the last
+    few is kept for :class:`MaskState`.
+    """
 
     def __init__(self, mlm: DataCollatorForLanguageModeling | None) -> None:
         self.mlm = mlm
+        self.batches = 0
+        self._before: dict[int, torch.Tensor] = {}
 
     def __call__(self, examples: list[dict[str, Any]]) -> dict[str, Any]:
-        if "labels" in examples[0] or self.mlm is None:  # held-out MLM, or CLM blocks
+        if "labels" in examples[0] or self.mlm is None:
             return {k: torch.stack([e[k] for e in examples]) for k in examples[0]}
+        generator = self.mlm.generator
+        if isinstance(generator, torch.Generator):
+            self._before[self.batches] = generator.get_state()
+            self._before.pop(self.batches - 4, None)
+        self.batches += 1
         return self.mlm(examples)
+
+    def state_before(self, batch: int) -> torch.Tensor:
+        """The mask generator's state before training batch ``batch`` (0-based) was masked."""
+        if batch in self._before:
+            return self._before[batch]
+        if batch != self.batches or self.mlm is None:
+            raise ValueError(f"no mask state for batch {batch} (at batch {self.batches})")
+        generator: Any = self.mlm.generator
+        return generator.get_state()
+
+    def resume_at(self, batch: int, state: torch.Tensor) -> None:
+        if self.mlm is None:
+            raise ValueError("only an MLM collator has a mask state to resume")
+        generator: Any = self.mlm.generator
+        generator.set_state(state)
+        self.batches = batch
+        self._before.clear()
 
 
 def mlm_collator(
-    tokenizer: Any, config: PretrainConfig, whole_word: bool, seed: int | None = None
+    tokenizer: Any, config: PretrainConfig, whole_word: bool, seed: int
 ) -> DataCollatorForLanguageModeling:
-    """BERT's masking: ``mlm_probability`` of tokens, 80% ``<mask>``, 10% random, 10% kept.
+    """BERT's masking: ``mlm_probability`` of tokens, 80% ``<mask>``, 10% random, 10% kept,
+    drawn from the collator's own generator seeded with ``seed``.
 
     With whole-word masking every piece of a chosen word is masked; transformers 5 then replaces
     them all by ``<mask>`` (it has no random or kept words for whole words).
@@ -248,15 +318,17 @@ def pretrain_trainer(
 ) -> Trainer:
     """A Trainer that checkpoints every ``save_steps`` (the last two kept) and evaluates.
 
-    ``collator`` masks MLM batches; None for CLM, whose blocks are stacked as they are.
+    ``collator`` masks MLM batches (its generator checkpointed, see :class:`MaskState`); None
+    for CLM, whose blocks are stacked as they are.
     """
     clm = config.objective == "clm"
+    collate = _Collator(collator)
     trainer = Trainer(
         model=model,
         args=args,
         train_dataset=train_set,
         eval_dataset=eval_set,
-        data_collator=_Collator(collator),
+        data_collator=collate,
         compute_metrics=_next_token_accuracy if clm else _accuracy,
         preprocess_logits_for_metrics=_argmax,
     )
@@ -264,4 +336,6 @@ def pretrain_trainer(
         trainer.remove_callback(PrinterCallback)
     if lines:
         trainer.add_callback(_LogLines())
+    if collator is not None:
+        trainer.add_callback(MaskState(collate, args.process_index))
     return trainer
