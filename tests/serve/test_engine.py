@@ -38,10 +38,10 @@ def gated(tiny_st, one_thread):
     gate.set()
     run = served.embed
 
-    def embed(texts, specs, batch_tokens, sizes=None):
+    def embed(texts, specs, batch_tokens, sizes=None, **kwargs):
         calls.append(list(texts))
         gate.wait(timeout=60)
-        return run(texts, specs, batch_tokens, sizes)
+        return run(texts, specs, batch_tokens, sizes, **kwargs)
 
     served.embed = embed  # type: ignore[method-assign]
     return served, calls, gate
@@ -214,9 +214,9 @@ def test_prompt_templates_batch_apart_with_their_own_token_counts(tiny_st, one_t
     calls: list[list[str]] = []
     run = served.embed
 
-    def embed(texts, specs, batch_tokens, sizes=None):
+    def embed(texts, specs, batch_tokens, sizes=None, **kwargs):
         calls.append(list(specs))
-        return run(texts, specs, batch_tokens, sizes)
+        return run(texts, specs, batch_tokens, sizes, **kwargs)
 
     served.embed = embed  # type: ignore[method-assign]
     settings = ServeSettings(engine=EngineSettings(max_wait_ms=300))

@@ -21,6 +21,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
+from hiddenpool.pooling.spec import Side
 from hiddenpool.serve.engine import Engine, EngineSettings, Kind, QueueFull, Rows
 from hiddenpool.serve.guard import Guard
 from hiddenpool.serve.metrics import CONTENT_TYPE, ServeMetrics
@@ -163,9 +164,11 @@ class _Routes:
                     code="max_input_chars",
                 )
 
-    async def run(self, texts: list[Any], spec: str, kind: Kind = "embed") -> Rows:
+    async def run(
+        self, texts: list[Any], spec: str, kind: Kind = "embed", side: Side = "document"
+    ) -> Rows:
         try:
-            return await self.engine.submit(texts, spec, kind)
+            return await self.engine.submit(texts, spec, kind, side)
         except QueueFull as error:
             raise ApiError(
                 429, str(error), code="queue_full", headers={"Retry-After": str(error.retry_after)}
@@ -193,15 +196,16 @@ class _Routes:
         strategy = self.strategy(body.model)
         self.check_limits(inputs, "input")
         self.check_dimensions(strategy, body.dimensions)
-        if kind == "ids" and self.served.template_of(strategy.spec) is not None:
+        side: Side = body.input_type or "document"
+        if kind == "ids" and self.served.template_of(strategy.spec, side) is not None:
             raise ApiError(
                 400,
-                f"{strategy.name} places text in a prompt template; token-id inputs take none: "
-                "send text, or pick a strategy without a template",
+                f"{strategy.name} places {side} text in a prompt template; token-id inputs take "
+                "none: send text, or pick a strategy without a template",
                 param="input",
                 code="token_ids_with_template",
             )
-        rows = await self.run(inputs, strategy.pooling, kind)
+        rows = await self.run(inputs, strategy.pooling, kind, side)
         self.refuse_truncated(rows, body.truncate, "input")
         vectors = _served_vectors(strategy, rows.values, body.dimensions)
         data = [
@@ -243,7 +247,7 @@ class _Routes:
                 "applies to strategies without stages (add '| normalize' to the spec)",
                 param="normalize",
             )
-        rows = await self.run(texts, strategy.pooling)
+        rows = await self.run(texts, strategy.pooling, side=body.prompt_name or "document")
         self.refuse_truncated(rows, body.truncate, "inputs")
         if strategy.stages is not None:
             vectors = strategy.finish(rows.values)

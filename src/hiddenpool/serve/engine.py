@@ -35,6 +35,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from hiddenpool.pooling.spec import Side
 from hiddenpool.serve.metrics import ServeMetrics
 from hiddenpool.serve.served import ServedModel
 
@@ -91,6 +92,7 @@ class _Job:
     spec: str
     cost: int
     future: asyncio.Future[Rows]
+    side: Side = "document"
     queued_at: float = field(default_factory=time.perf_counter)
 
 
@@ -141,15 +143,18 @@ class Engine:
             min(cap, len(text) // (1 if isinstance(text, list) else 4) + 2) for text in texts
         )
 
-    async def submit(self, texts: list[Any], spec: str, kind: Kind = "embed") -> Rows:
-        """Queue ``texts`` and wait for their rows.
+    async def submit(
+        self, texts: list[Any], spec: str, kind: Kind = "embed", side: Side = "document"
+    ) -> Rows:
+        """Queue ``texts`` (embedded as ``side``: a two-sided spec's query or document side) and
+        wait for their rows.
 
         Raises:
             QueueFull: the queue is full (nothing was queued).
             RuntimeError: the engine is shutting down.
         """
         future: asyncio.Future[Rows] = asyncio.get_running_loop().create_future()
-        job = _Job(kind, texts, spec, self._estimate(texts), future)
+        job = _Job(kind, texts, spec, self._estimate(texts), future, side=side)
         limit = self.settings.max_queue
         with self._ready:
             if self._closing:
@@ -225,8 +230,12 @@ class Engine:
         first = group[0]
         if job.kind != first.kind or cost + job.cost > self.settings.max_group_tokens:
             return False
+        if job.side != first.side:  # one side per run: a spec's vectors are those of one side
+            return False
         template = self.served.template_of  # texts in another template run another pass
-        return job.kind != "embed" or template(job.spec) == template(first.spec)
+        return job.kind != "embed" or template(job.spec, job.side) == template(
+            first.spec, first.side
+        )
 
     def _run(self, group: list[_Job]) -> list[Rows]:
         """In the model thread: the group's inputs through the model, split back per request."""
@@ -237,10 +246,11 @@ class Engine:
             return _split(group, {"": values}, np.zeros(len(group), np.int64), None)
         specs = list(dict.fromkeys(job.spec for job in group))
         sizes = [len(job.texts) for job in group]
+        side = group[0].side
         if group[0].kind == "ids":
-            result = self.served.embed_ids(inputs, specs, budget, sizes)
+            result = self.served.embed_ids(inputs, specs, budget, sizes, side=side)
         else:
-            result = self.served.embed(inputs, specs, budget, sizes)
+            result = self.served.embed(inputs, specs, budget, sizes, side=side)
         return _split(group, result.vectors, result.tokens, result.truncated)
 
 

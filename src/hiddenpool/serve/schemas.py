@@ -95,6 +95,12 @@ class EmbeddingRequest(BaseModel):
         description="hiddenpool extension: false answers 413 for an input over the model's "
         "max length instead of truncating it",
     )
+    input_type: Literal["query", "document"] | None = Field(
+        default=None,
+        description="embed the inputs as queries or as documents (the default): a strategy "
+        "with two sides (query/passage:mean) reads each in its own template; the openai client "
+        'sends it as extra_body={"input_type": "query"}',
+    )
 
 
 class TeiEmbedRequest(BaseModel):
@@ -110,6 +116,11 @@ class TeiEmbedRequest(BaseModel):
     )
     model: str | None = Field(
         default=None, description="hiddenpool extension: MODEL:SPEC of a served strategy"
+    )
+    prompt_name: Literal["query", "document"] | None = Field(
+        default=None,
+        description="the side the inputs are embedded as: query, or document (the default), "
+        "as sentence-transformers names its prompts",
     )
 
 

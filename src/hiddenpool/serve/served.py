@@ -108,10 +108,16 @@ def normalized(vectors: np.ndarray) -> np.ndarray:
 class _ServeEncoder(Encoder):
     """An Encoder that also embeds inputs given as token ids (see :mod:`.token_ids`)."""
 
-    def embed_ids(self, ids: list[list[int]], specs: Sequence[str], batch_tokens: int) -> Embedding:
+    def embed_ids(
+        self,
+        ids: list[list[int]],
+        specs: Sequence[str],
+        batch_tokens: int,
+        side: Side = "document",
+    ) -> Embedding:
         """Pooled vectors (unnormalised) of token-id inputs, in one forward pass per batch."""
         windows = id_windows(self.backbone.tokenizer, ids, self.max_length)
-        poolers = {spec: self.pooler(spec) for spec in specs}
+        poolers = {spec: self.pooler(spec, side) for spec in specs}
         outputs = {k: np.zeros((len(ids), p.width), np.float32) for k, p in poolers.items()}
         self._run_pass(windows, poolers, outputs, None, batch_tokens, lambda done, tokens: None)
         return Embedding(
@@ -198,6 +204,8 @@ class ServedModel:
         specs: Sequence[str],
         batch_tokens: int,
         sizes: Sequence[int] | None = None,
+        *,
+        side: Side = "document",
     ) -> Batch:
         """One group of requests' texts through the model (in a worker thread), all specs at once.
 
@@ -206,11 +214,12 @@ class ServedModel:
             specs: the strategies the requests asked for.
             batch_tokens: padded tokens per forward pass.
             sizes: texts per request (None: one request).
+            side: ``"document"`` or ``"query"``: which template a two-sided spec reads.
         """
-        templates = {self.template_of(spec) for spec in specs}
+        templates = {self.template_of(spec, side) for spec in specs}
         if len(templates) > 1:
             raise ValueError(f"one group, one prompt template: got {sorted(map(str, templates))}")
-        result = self.encoder.embed(texts, list(specs), batch_tokens=batch_tokens)
+        result = self.encoder.embed(texts, list(specs), side=side, batch_tokens=batch_tokens)
         return _per_request(result, sizes)
 
     def embed_ids(
@@ -219,16 +228,18 @@ class ServedModel:
         specs: Sequence[str],
         batch_tokens: int,
         sizes: Sequence[int] | None = None,
+        *,
+        side: Side = "document",
     ) -> Batch:
         """:meth:`embed` for inputs given as token ids of this model's tokenizer."""
-        if any(self.template_of(spec) is not None for spec in specs):
+        if any(self.template_of(spec, side) is not None for spec in specs):
             raise ValueError("token-id inputs take no prompt template")
-        return _per_request(self.encoder.embed_ids(ids, specs, batch_tokens), sizes)
+        return _per_request(self.encoder.embed_ids(ids, specs, batch_tokens, side), sizes)
 
     @staticmethod
-    def template_of(spec: str) -> str | None:
-        """The prompt template ``spec`` places texts in (None: the plain text)."""
-        return parse_strategy(spec).template
+    def template_of(spec: str, side: Side = "document") -> str | None:
+        """The prompt template ``spec`` places texts of ``side`` in (None: the plain text)."""
+        return parse_strategy(spec).side_template(side)
 
     @property
     def vocabulary_size(self) -> int:
