@@ -93,3 +93,54 @@ def test_which_templates_are_sentence_transformers_prompts():
     assert native_prompt("promptbert:mask") is None  # the text is not at the end
     assert native_prompt("echo:mean(include_prompt=true)") is None  # two copies
     assert native_prompt("mean") is None
+
+
+TRAINED = [
+    ("promptbert:mask", False),  # hiddenpool's module, the text inside the template
+    ("promptbert:attention", False),  # a learned pooler, trained weights exported
+    ("query:mean(include_prompt=true)", True),  # a prefix: sentence-transformers' own prompt
+]
+
+
+@pytest.mark.parametrize(("spec", "native"), TRAINED)
+def test_a_templated_trained_folder_exports_the_length_it_was_trained_with(
+    spec, native, tiny_backbone, tmp_path
+):
+    # The case the fix of the trained max_length was about: the text is far longer than the
+    # 20 tokens the model was trained on (the backbone's own limit is 64), inside a template.
+    import torch
+
+    from hiddenpool.train import PooledModel, PooledModelConfig, Predictor
+
+    backbone = tiny_backbone("bert")
+    trained_length = 20
+    assert backbone.max_length > 2 * trained_length
+    config = PooledModelConfig(
+        spec, "regression", labels=("y",), targets=("y",), max_length=trained_length
+    )
+    model = PooledModel(backbone, config).eval()
+    with torch.no_grad():  # a trained head and pooler, not their initial values
+        for param in [*model.head.parameters(), *model.pooling.parameters()]:
+            param.add_(torch.randn_like(param) * 0.1)
+    saved = model.save_pretrained(tmp_path / "trained")
+    out = export_sentence_transformers(saved, None, tmp_path / "st", normalize=False)
+    assert exports_natively(spec) == native
+    texts = [" ".join(SENTENCES), SENTENCES[1], "great"]  # the first two pass 20 tokens
+    assert len(backbone.tokenizer(texts[0])["input_ids"]) > trained_length + 10
+    st_model = st.SentenceTransformer(str(out), device="cpu", trust_remote_code=True)
+    got = st_model.encode(texts, convert_to_numpy=True, batch_size=2)
+
+    reloaded = PooledModel.from_pretrained(saved)  # the trained folder, as predict loads it
+    batch = reloaded.tokenize(texts)
+    spans = {k: batch.pop(k) for k in ("text_mask", "mask_token_mask") if k in batch}
+    with torch.no_grad():
+        expected = reloaded.pool(reloaded.forward_features(batch, **spans)).numpy()
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    if not any(True for _ in reloaded.pooling.parameters()):
+        # parameter-free: the Encoder at the trained length gives the same vectors
+        encoder = Encoder(backbone, pooling=spec, normalize=False, max_length=trained_length)
+        np.testing.assert_allclose(encoder.encode(texts), expected, atol=1e-5)
+    # predict's values are the trained head on exactly these vectors.
+    weight, bias = reloaded.head.fc.weight.detach().numpy(), reloaded.head.fc.bias.detach().numpy()
+    predicted = Predictor(saved, device="cpu").predict(texts)
+    np.testing.assert_allclose(predicted, got @ weight.T + bias, atol=1e-5)
