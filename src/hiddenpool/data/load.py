@@ -8,12 +8,14 @@ from pathlib import Path
 import numpy as np
 
 from hiddenpool.data.archive import PAIR_READERS, parse_pairs, parse_rows, read_member
-from hiddenpool.data.fetch import dataset_cache_dir, fetch
+from hiddenpool.data.fetch import dataset_cache_dir, fetch, fetch_all
 from hiddenpool.data.labelled import LabelledData
+from hiddenpool.data.manpages import build_manpages
 from hiddenpool.data.registry import DatasetInfo, get_dataset_info
+from hiddenpool.data.retrieval import RetrievalData
 from hiddenpool.io import AtomicFile
 
-__all__ = ["load_dataset", "parsed_cache_path"]
+__all__ = ["load_dataset", "load_retrieval", "parsed_cache_path"]
 
 # Bump when parsing or cleaning changes, so stale parsed caches are ignored.
 _PARSE_VERSION = 1
@@ -30,7 +32,8 @@ def parsed_cache_path(info: DatasetInfo, cache_dir: str | Path | None = None) ->
         ``<cache>/datasets/<name>-<sha256[:12]>-v<parser version>.jsonl``.
     """
     folder = dataset_cache_dir(cache_dir)
-    return folder / f"{info.name}-{info.sha256[:12]}-v{_PARSE_VERSION}.jsonl"
+    suffix = "json" if info.task == "retrieval" else "jsonl"
+    return folder / f"{info.name}-{info.sha256[:12]}-v{_PARSE_VERSION}.{suffix}"
 
 
 Record = dict[str, str]  # text, label; and text_pair (similarity), split (official splits)
@@ -130,6 +133,11 @@ def load_dataset(
     ('A girl is styling her hair.', 'A girl is brushing her hair.')
     """
     info = name if isinstance(name, DatasetInfo) else get_dataset_info(name)
+    if info.task == "retrieval":
+        raise ValueError(
+            f"dataset {info.name} is a retrieval collection (queries, corpus, qrels), not "
+            "labelled texts; load it with load_retrieval"
+        )
     if split is not None:
         info.check_split(split)
     cached = parsed_cache_path(info, cache_dir)
@@ -161,3 +169,75 @@ def load_dataset(
         name=info.name,
         splits=splits,
     )
+
+
+def _build_retrieval(info: DatasetInfo, cache_dir: str | Path | None) -> RetrievalData:
+    if info.reader != "manpages":
+        raise ValueError(
+            f"{info.name}: unknown retrieval reader {info.reader!r}; expected manpages"
+        )
+    data = build_manpages(fetch_all(info, cache_dir), name=info.name)
+    if len(data.doc_ids) != info.size:
+        raise ValueError(
+            f"{info.name}: built {len(data.doc_ids)} documents from "
+            f"{', '.join(f.filename for f in info.files)}; the registry expects {info.size}"
+        )
+    return data
+
+
+def load_retrieval(name: str | DatasetInfo, cache_dir: str | Path | None = None) -> RetrievalData:
+    """Load a registered retrieval collection, downloading its packages once.
+
+    The first call downloads the pinned files (``apt-get download`` for Debian packages;
+    run ``apt-get update`` once first on a fresh machine), checks their sha256, builds the
+    collection and caches it as JSON; later calls read that and start no subprocess.
+
+    Args:
+        name: a retrieval entry of :func:`hiddenpool.data.list_datasets` (``"manpages"``), or
+            a :class:`DatasetInfo`.
+        cache_dir: cache root to use instead of the default.
+
+    Returns:
+        The corpus, queries and qrels.
+
+    Raises:
+        ValueError: unknown name, not a retrieval entry, checksum mismatch, or a document
+            count that differs from the registry.
+        FetchError: the package client could not download a file.
+
+    >>> data = load_retrieval("manpages")  # doctest: +SKIP
+    >>> data.query_texts[data.query_ids.index("q:open.2")]  # doctest: +SKIP
+    'open and possibly create a file'
+    """
+    info = name if isinstance(name, DatasetInfo) else get_dataset_info(name)
+    if info.task != "retrieval":
+        raise ValueError(
+            f"dataset {info.name} is a {info.task} dataset, not a retrieval collection; "
+            "load it with load_dataset"
+        )
+    cached = parsed_cache_path(info, cache_dir)
+    if cached.is_file():
+        record = json.loads(cached.read_text(encoding="utf-8"))
+        return RetrievalData(
+            name=info.name,
+            doc_ids=tuple(record["doc_ids"]),
+            doc_titles=tuple(record["doc_titles"]),
+            doc_texts=tuple(record["doc_texts"]),
+            query_ids=tuple(record["query_ids"]),
+            query_texts=tuple(record["query_texts"]),
+            qrels=record["qrels"],
+            split=record["split"],
+        )
+    data = _build_retrieval(info, cache_dir)
+    record = {
+        "doc_ids": data.doc_ids,
+        "doc_titles": data.doc_titles,
+        "doc_texts": data.doc_texts,
+        "query_ids": data.query_ids,
+        "query_texts": data.query_texts,
+        "qrels": data.qrels,
+        "split": data.split,
+    }
+    with AtomicFile(cached) as tmp:
+        tmp.write_text(json.dumps(record, ensure_ascii=False), encoding="utf-8")
+    return data

