@@ -1,10 +1,22 @@
-"""The README cannot rot: its commands run, its set-up and test lines are what CI runs."""
+"""The README cannot rot: its commands run, its set-up and test lines are what CI runs, and
+what its Python examples say they print is what they print.
+
+An output is written as a trailing comment on a ``print(...)`` line: ``# OUTPUT``, or
+``# OUTPUT, a note`` (the note starts after the first comma outside brackets and quotes); ``...``
+in OUTPUT stands for any text, as in doctest's ELLIPSIS.
+"""
 
 from __future__ import annotations
 
+import ast
+import builtins
+import io
 import re
 import shlex
+import sys
+import tokenize
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -79,8 +91,109 @@ def test_console_commands_run_in_order(tmp_path, monkeypatch, capsys):
     assert capsys.readouterr().out.strip()
 
 
+def _stated_output(comment: str) -> str:
+    """The output a ``# OUTPUT, a note`` comment states: the text before its first top-level
+    comma (``(2, 384)`` keeps its comma: it is inside brackets)."""
+    depth, quote = 0, ""
+    for i, char in enumerate(comment):
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth -= 1
+        elif char == "," and depth == 0:
+            return comment[:i].strip()
+    return comment.strip()
+
+
+def _output_pattern(stated: str) -> re.Pattern[str]:
+    return re.compile(".*".join(re.escape(part) for part in stated.split("...")), re.DOTALL)
+
+
+def stated_outputs(source: str) -> dict[tuple[int, int], str]:
+    """(first line, last line) of each ``print(...)`` call with a trailing comment -> the
+    output it states."""
+    comments = {
+        token.start[0]: token.string.lstrip("#").strip()
+        for token in tokenize.generate_tokens(io.StringIO(source).readline)
+        if token.type == tokenize.COMMENT
+    }
+    found = {}
+    for node in ast.walk(ast.parse(source)):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "print"
+            and node.end_lineno in comments
+        ):
+            found[(node.lineno, node.end_lineno)] = _stated_output(comments[node.end_lineno])
+    return found
+
+
+def run_printing(source: str, name: str) -> list[tuple[int, str]]:
+    """Run ``source``; (line of the print call, what it printed) for every print, in order."""
+    printed: list[tuple[int, str]] = []
+
+    def recording_print(*args: Any, **kwargs: Any) -> None:
+        text = io.StringIO()
+        builtins.print(*args, **{**kwargs, "file": text})
+        printed.append((sys._getframe(1).f_lineno, text.getvalue().strip()))
+        builtins.print(*args, **kwargs)
+
+    exec(compile(source, name, "exec"), {"print": recording_print})
+    return printed
+
+
+def check_outputs(source: str, name: str) -> int:
+    """Run ``source`` and compare each print's output with its comment; returns how many were
+    compared. Raises AssertionError naming the line on a mismatch or a print that never ran."""
+    printed = run_printing(source, name)
+    assert printed, f"{name} prints nothing"
+    stated = stated_outputs(source)
+    for (first, last), expected in stated.items():
+        outputs = [text for line, text in printed if first <= line <= last]
+        assert outputs, f"{name} line {first}: print never ran"
+        for text in outputs:
+            assert _output_pattern(expected).fullmatch(text), (
+                f"{name} line {first}: printed {text!r}, the README says {expected!r}"
+            )
+    return len(stated)
+
+
+def test_stated_outputs_are_read_and_compared():
+    source = (
+        "print((2, 384))  # (2, 384)\n"
+        "print('cls@concat(-4:)', 1536)  # ... 1536\n"
+        "print(round(82.0312, 2))  # 82.03, a published figure\n"
+        "print('unchecked')\n"
+        "x = 1  # not an output\n"
+        "print(\n    [2,\n     3])  # [2, 3]\n"
+    )
+    assert stated_outputs(source) == {
+        (1, 1): "(2, 384)",
+        (2, 2): "... 1536",
+        (3, 3): "82.03",
+        (6, 8): "[2, 3]",
+    }
+    assert check_outputs(source, "example") == 4
+    for wrong, right in (("(2, 384)", "(2, 385)"), ("... 1536", "... 1537"), ("82.03", "82.0")):
+        with pytest.raises(AssertionError, match="the README says"):
+            check_outputs(source.replace(f"# {wrong}", f"# {right}", 1), "example")
+    with pytest.raises(AssertionError, match="print never ran"):
+        check_outputs("if False:\n    print(1)  # 1\nprint(2)\n", "example")
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("index", range(len(_blocks("python"))))
-def test_python_examples_run(index, capsys):
-    exec(compile(_blocks("python")[index], f"README.md python block {index}", "exec"), {})
-    assert capsys.readouterr().out.strip()
+def test_python_examples_print_what_the_readme_says(index):
+    check_outputs(_blocks("python")[index], f"README.md python block {index}")
+
+
+def test_every_commented_print_of_the_readme_is_checked():
+    blocks = _blocks("python")
+    one_line = sum(len(re.findall(r"^print\(.*\)  # \S", b, flags=re.MULTILINE)) for b in blocks)
+    assert one_line >= 1
+    assert sum(len(stated_outputs(block)) for block in blocks) >= one_line
