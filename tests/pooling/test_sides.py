@@ -95,3 +95,23 @@ def test_pairs_holding_a_mask_are_left_out_without_a_mask_token(monkeypatch):
     assert "promptbert/:mask" in templates.side_pairs(mask_token=True)
     assert "promptbert/:mask" not in templates.side_pairs(mask_token=False)
     assert len(templates.side_pairs(mask_token=False)) == sum(len(p.poolers) for p in SIDE_PAIRS)
+
+
+def test_a_pooler_reads_one_side():
+    from hiddenpool.pooling import create_pooler
+
+    with pytest.raises(ValueError, match="has a query and a document side and a pooler reads one"):
+        create_pooler("query/passage:mean", hidden_size=8, num_layers=2)
+    side = parse_strategy("query/passage:mean").for_side("query")
+    assert create_pooler(side, hidden_size=8, num_layers=2).strategy.template == "query"
+
+
+def test_hiddenpool_strategies_states_the_syntax_and_the_pairs(capsys):
+    from hiddenpool.cli.main import main
+
+    assert main(["strategies"]) == 0
+    out = capsys.readouterr().out
+    assert "QTEMPLATE/DTEMPLATE:POOLER" in out
+    for pair in SIDE_PAIRS:
+        assert f"{pair.prefix}:{pair.poolers[0]}" in out and pair.source in out
+    assert "bge/:cls" in out and "query/passage:mean" in out

@@ -69,4 +69,11 @@ def create_pooler(spec: str | Strategy, hidden_size: int, num_layers: int) -> Po
     >>> create_pooler("meanmax@-4:", hidden_size=384, num_layers=6).width
     768
     """
-    return Pooler(parse_strategy(spec), hidden_size, num_layers)
+    strategy = parse_strategy(spec)
+    if strategy.asymmetric:  # its template depends on the side: without one it would read none
+        raise ValueError(
+            f"{strategy} has a query and a document side and a pooler reads one: pick it with "
+            "Strategy.for_side('query') or for_side('document') (Encoder.encode_query / "
+            "encode_document do)"
+        )
+    return Pooler(strategy, hidden_size, num_layers)
