@@ -102,16 +102,16 @@ def machine() -> dict[str, Any]:
 def _git(*args: str) -> str:
     return subprocess.run(
         ["git", "-C", str(ROOT), *args], capture_output=True, text=True, check=True
-    ).stdout.strip()
+    ).stdout
 
 
 def provenance(command: list[str] | None = None) -> dict[str, Any]:
     """The record of a run about to start: command, commit, date, machine, load before."""
     command = list(sys.argv) if command is None else command
     try:
-        commit = _git("rev-parse", "HEAD")
+        commit = _git("rev-parse", "HEAD").strip()
         status = _git("status", "--porcelain", "--untracked-files=no", "--", "src", "bench")
-        changed = sorted(line[3:] for line in status.splitlines())
+        changed = sorted(line[3:] for line in status.splitlines() if line.strip())
     except (OSError, subprocess.CalledProcessError):
         commit, changed = "unknown", ["(git unavailable)"]
     return {

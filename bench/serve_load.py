@@ -387,6 +387,7 @@ def main() -> None:
     parser.add_argument("--infinity", default=None, help="path of the infinity_emb executable")
     parser.add_argument("--out", default="serve_load", help="results file (bench/results/)")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so `finally` stops the servers
     started = provenance()
     texts = movie_texts(args.texts)
     result: dict[str, Any] = {"settings": {k: v for k, v in vars(args).items() if k != "out"}}
