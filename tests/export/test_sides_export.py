@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from hiddenpool import Encoder
-from hiddenpool.export import export_sentence_transformers, exports_natively
+from hiddenpool.export import export_sentence_transformers, exports_natively, load_instruction
 from hiddenpool.export.native import native_side_prompts
 from hiddenpool.pooling import templates
 from tiny_models import SENTENCES
@@ -54,6 +54,7 @@ def test_sides_that_are_prompts_export_natively(family, spec, prefixes, tiny_bac
     config = json.loads((out / "config_sentence_transformers.json").read_text())
     assert config["prompts"] == {"query": prefixes[0], "document": prefixes[1]}
     assert config["default_prompt_name"] == "document"
+    assert "encode_query(texts) / .encode_document(texts)" in load_instruction(out)
     model = st.SentenceTransformer(str(out), device="cpu")  # no trust_remote_code
     _both_sides(model, backbone, spec)
 
@@ -63,6 +64,8 @@ def test_other_sides_export_through_hiddenpools_module(family, spec, tiny_backbo
     backbone = tiny_backbone(family)
     assert not exports_natively(spec)
     out = export_sentence_transformers(backbone, spec, tmp_path / "st", normalize=False)
+    assert "trust_remote_code=True" in load_instruction(out)
+    assert "encode_query(texts) / .encode_document(texts)" in load_instruction(out)
     model = st.SentenceTransformer(str(out), device="cpu", trust_remote_code=True)
     _both_sides(model, backbone, spec)
 
@@ -71,6 +74,7 @@ def test_a_symmetric_prompt_reads_the_same_on_both_sides(tiny_backbone, tmp_path
     backbone = tiny_backbone("bert")
     spec = "query:cls"  # ST fills a missing side's prompt with "": both must be written
     out = export_sentence_transformers(backbone, spec, tmp_path / "st", normalize=False)
+    assert "encode_query" not in load_instruction(out)  # one side
     model = st.SentenceTransformer(str(out), device="cpu")
     expected = Encoder(backbone, normalize=False).encode(TEXTS, spec)
     for method in (model.encode_query, model.encode_document, model.encode):

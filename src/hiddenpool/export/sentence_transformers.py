@@ -211,13 +211,34 @@ def load_instruction(folder: str | Path) -> str:
     """
     modules = json.loads((Path(folder) / "modules.json").read_text(encoding="utf-8"))
     kinds = [str(module["type"]) for module in modules]
+    sides = "; .encode_query(texts) / .encode_document(texts) for its two sides"
+    sides = sides if _two_sided(Path(folder), modules) else ""
     if all(kind.startswith(_ST) for kind in kinds):
         names = " -> ".join(kind.rsplit(".", 1)[-1] for kind in kinds)
-        return f"SentenceTransformer({str(folder)!r})  # sentence-transformers' modules: {names}"
+        return (
+            f"SentenceTransformer({str(folder)!r})  # sentence-transformers' modules: {names}"
+            + sides
+        )
     return (
         f"SentenceTransformer({str(folder)!r}, trust_remote_code=True)  # hiddenpool's module "
-        "(hiddenpool must be installed)"
+        "(hiddenpool must be installed)" + sides
     )
+
+
+def _two_sided(folder: Path, modules: list[dict[str, Any]]) -> bool:
+    """Whether the folder reads queries and documents differently (its prompts, or the spec
+    hiddenpool's module runs)."""
+    config = folder / "config_sentence_transformers.json"
+    if config.is_file():
+        prompts = json.loads(config.read_text(encoding="utf-8")).get("prompts", {})
+        if prompts.get("query", "") != prompts.get("document", ""):
+            return True
+    for module in modules:
+        spec_file = folder / str(module["path"]) / "hiddenpool_module.json"
+        if module["type"] == _HIDDENPOOL_MODULE and spec_file.is_file():
+            pooling = json.loads(spec_file.read_text(encoding="utf-8"))["pooling"]
+            return parse_strategy(pooling).asymmetric
+    return False
 
 
 def export_sentence_transformers(
