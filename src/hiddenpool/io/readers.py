@@ -13,7 +13,7 @@ Formats:
   of the output is line i of the input).
 - ``.csv`` / ``.tsv``: a header row, then one record per row (quoted fields may span lines; a
   field may be as long as the platform allows, not csv's default 131,072 characters). Blank
-  lines between records are skipped. Every cell is a string.
+  lines before the header and between records are skipped. Every cell is a string.
 - ``.jsonl``: one JSON object per line; blank lines are skipped. Its columns are the keys of its
   first object.
 - ``.parquet``: read by column, one batch at a time.
@@ -178,17 +178,43 @@ def _describe(value: Any) -> str:
     if value is None:
         return "null"
     shown = json.dumps(value, ensure_ascii=False, default=str)
+    if isinstance(value, str) and _unicode(value):  # a lone surrogate: shown escaped
+        shown = json.dumps(value)
     return f"{type(value).__name__} ({shown[:40]})"
 
 
 def _check(value: Any, kind: str) -> str | None:
     """None if ``value`` fits a column of ``kind``, else what was expected."""
     if kind == "text":
-        return None if isinstance(value, str) else "a string"
+        return _unicode(value) if isinstance(value, str) else "a string"
     if kind == "id":
-        ok = isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
+        if isinstance(value, str):
+            return _unicode(value)
+        ok = isinstance(value, int) and not isinstance(value, bool)
         return None if ok else "a string or an integer"
     return None
+
+
+def _unicode(value: str) -> str | None:
+    """None for text that UTF-8 can hold; JSON's ``\\ud800`` escapes give lone surrogates that
+    no tokenizer or output file can."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as error:
+        char = value[error.start]
+        return f"text UTF-8 can hold, got a lone surrogate {char!r} (an escape such as \\ud800)"
+    return None
+
+
+def _shown(names: Iterable[str]) -> str:
+    """Column names for a one-line message: a name with a line break or control character is
+    shown quoted and escaped."""
+    return ", ".join(name if name.isprintable() else repr(name) for name in names)
+
+
+def _one_line(error: BaseException) -> str:
+    """A library's error message on one line."""
+    return " ".join(str(error).split())
 
 
 class TableReader:
@@ -320,6 +346,10 @@ class TableReader:
                 raise InputError(
                     self.name, f"not valid JSON ({error.msg})", row=row, line=lines.line
                 ) from None
+            except RecursionError:
+                raise InputError(
+                    self.name, "not valid JSON here (nested too deeply)", row=row, line=lines.line
+                ) from None
             if not isinstance(record, dict):
                 raise InputError(
                     self.name,
@@ -334,7 +364,7 @@ class TableReader:
         row = 0
         first = 1  # the line where the next record starts
         try:
-            header = next(reader)
+            header = next(record for record in reader if record)  # blank lines before it too
             at = [header.index(name) for name in self._names]
             first = lines.line + 1
             for record in reader:
@@ -355,21 +385,31 @@ class TableReader:
             raise _csv_error(self.name, error, row + 1 if first > 1 else None, first) from None
 
     def _parquet_chunks(self, size: int) -> Iterator[Chunk]:
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
-        file = pq.ParquetFile(self.path)
-        total = file.metadata.num_rows
         start = 0
-        for batch in file.iter_batches(batch_size=size, columns=list(dict.fromkeys(self._names))):
-            values: dict[str, list[Any]] = {}
-            for j, name in enumerate(self._names):
-                cells = batch.column(name).to_pylist()
-                if self._kinds[j] != "value":
-                    for i, cell in enumerate(cells):
-                        self._cell(cell, j, start + i + 1, None)
-                values[name] = cells
-            yield self._chunk(start, values, (start + batch.num_rows) / total if total else 1.0)
-            start += batch.num_rows
+        try:
+            file = pq.ParquetFile(self.path)
+            total = file.metadata.num_rows
+            batches = file.iter_batches(batch_size=size, columns=list(dict.fromkeys(self._names)))
+            for batch in batches:
+                yield self._parquet_chunk(batch, start, total)
+                start += batch.num_rows
+        except (pa.ArrowException, OSError, UnicodeDecodeError) as error:
+            raise InputError(
+                self.path, f"not a readable parquet file from row {start + 1} ({_one_line(error)})"
+            ) from None
+
+    def _parquet_chunk(self, batch: Any, start: int, total: int) -> Chunk:
+        values: dict[str, list[Any]] = {}
+        for j, name in enumerate(self._names):
+            cells = batch.column(name).to_pylist()
+            if self._kinds[j] != "value":
+                for i, cell in enumerate(cells):
+                    self._cell(cell, j, start + i + 1, None)
+            values[name] = cells
+        return self._chunk(start, values, (start + batch.num_rows) / total if total else 1.0)
 
 
 def input_format(path: str | Path) -> str:
@@ -419,7 +459,7 @@ def _csv_header(path: str, fmt: str) -> tuple[str, ...]:
     with open(path, "rb") as handle:
         lines = _Lines(handle, path)
         try:
-            return tuple(next(_csv_reader(lines, fmt), ()))
+            return tuple(next((r for r in _csv_reader(lines, fmt) if r), ()))
         except csv.Error as error:
             raise _csv_error(path, error, None, 1) from None
 
@@ -431,7 +471,7 @@ def _jsonl_keys(path: str) -> tuple[str, ...]:
             if line.strip():
                 try:
                     record = json.loads(line)
-                except json.JSONDecodeError:
+                except (json.JSONDecodeError, RecursionError):
                     return ()
                 return tuple(record) if isinstance(record, dict) else ()
     return ()
@@ -444,7 +484,7 @@ def _parquet_columns(path: str, selected: Sequence[Column]) -> tuple[str, ...]:
     try:
         schema = pq.read_schema(path)
     except (pa.ArrowInvalid, OSError) as error:
-        raise InputError(path, f"not a readable parquet file ({error})") from None
+        raise InputError(path, f"not a readable parquet file ({_one_line(error)})") from None
     for column in selected:
         if column.kind == "text" and column.name in schema.names:
             kind = schema.field(column.name).type
@@ -507,7 +547,7 @@ def open_table(path: str | Path, columns: Sequence[Column]) -> TableReader:
             hint = f"; choose one with {column.option}" if column.option else ""
             raise InputError(
                 text,
-                f"column {column.name!r} not found (columns: {', '.join(have) or 'none'})" + hint,
+                f"column {column.name!r} not found (columns: {_shown(have) or 'none'})" + hint,
             )
     selected = tuple(c for c in columns if c.name in have or (c.required and not known))
     return TableReader(text, fmt, have, selected)
