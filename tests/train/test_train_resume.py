@@ -1,7 +1,8 @@
 """Resume after SIGKILL: `hiddenpool train --resume` ends where an uninterrupted run ends, exactly.
 
-A subprocess runs `hiddenpool train` and is SIGKILLed (no exception handler, no cleanup) two
-steps after a checkpoint, in the middle of an epoch of the second fold. Resumed, the run must
+A subprocess runs `hiddenpool train` and is SIGKILLed (no exception handler, no cleanup) four
+steps after a checkpoint, in the middle of an epoch of the second fold, while it writes the next
+checkpoint (which the Trainer alone would resume from, and fail on). Resumed, the run must
 give bit-identical weights, out-of-fold predictions and metrics to the same command run without
 interruption: the optimiser moments, the scheduler, the dropout RNG and the data order (the
 epoch's remaining batches, then the next epoch's shuffle) must all come back from the
@@ -25,19 +26,28 @@ from train_helpers import synthetic
 
 from hiddenpool.cli.main import main
 
-# Kill the process with SIGKILL at step KILL_STEP of the KILL_FOLD-th Trainer it builds.
+# Kill the process with SIGKILL in the KILL_FOLD-th Trainer it builds: at the end of step
+# KILL_STEP, or (KILL_IN_SAVE set) while it saves the checkpoint of that step, once the weights
+# and the optimiser are written and before the RNG state and trainer_state.json are.
 _KILLING_RUN = textwrap.dedent(
     """
     import os, signal, sys
     import torch, transformers
     torch.set_num_threads(1)
     built = []
+    def due(state):
+        fold, step = int(os.environ["KILL_FOLD"]), int(os.environ["KILL_STEP"])
+        return len(built) == fold + 1 and state.global_step == step
     class Kill(transformers.TrainerCallback):
         def on_step_end(self, args, state, control, **kwargs):
-            if len(built) == int(os.environ["KILL_FOLD"]) + 1 and (
-                state.global_step == int(os.environ["KILL_STEP"])
-            ):
+            if due(state) and not os.environ.get("KILL_IN_SAVE"):
                 os.kill(os.getpid(), signal.SIGKILL)
+    save_rng = transformers.Trainer._save_rng_state
+    def saving(self, *args, **kwargs):
+        if due(self.state) and os.environ.get("KILL_IN_SAVE"):
+            os.kill(os.getpid(), signal.SIGKILL)
+        return save_rng(self, *args, **kwargs)
+    transformers.Trainer._save_rng_state = saving
     init = transformers.Trainer.__init__
     def counting(self, *args, **kwargs):
         built.append(self)
@@ -107,7 +117,7 @@ def _metrics(out: Path) -> dict[str, object]:
 
 
 @pytest.mark.slow
-def test_a_run_killed_after_a_checkpoint_resumes_to_the_uninterrupted_result(tiny_dir, tmp_path):
+def test_a_run_killed_while_saving_resumes_to_the_uninterrupted_result(tiny_dir, tmp_path):
     data = synthetic(64)
     table = tmp_path / "data.csv"
     rows = zip(data.texts, data.labels, strict=True)
@@ -115,7 +125,10 @@ def test_a_run_killed_after_a_checkpoint_resumes_to_the_uninterrupted_result(tin
     model = tiny_dir("bert")
 
     killed_out = tmp_path / "killed"
-    env = {**os.environ, "KILL_FOLD": "1", "KILL_STEP": "6", "OMP_NUM_THREADS": "1"}
+    # Killed in fold 1 while saving checkpoint-8: checkpoint-4 is complete, checkpoint-8 has
+    # weights and optimiser but no trainer state, and steps 5 to 8 are lost.
+    kill = {"KILL_FOLD": "1", "KILL_STEP": "8", "KILL_IN_SAVE": "1"}
+    env = {**os.environ, **kill, "OMP_NUM_THREADS": "1"}
     killed = subprocess.run(
         [sys.executable, "-c", _KILLING_RUN, *_argv(table, model, killed_out)],
         env=env,
@@ -125,7 +138,8 @@ def test_a_run_killed_after_a_checkpoint_resumes_to_the_uninterrupted_result(tin
     )
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
     checkpoints = killed_out / "fold1" / "checkpoints"
-    assert sorted(p.name for p in checkpoints.iterdir()) == ["checkpoint-4"]  # steps 5, 6 lost
+    assert sorted(p.name for p in checkpoints.iterdir()) == ["checkpoint-4", "checkpoint-8"]
+    assert not (checkpoints / "checkpoint-8" / "trainer_state.json").exists()
     assert (killed_out / "fold0" / "hiddenpool_model.json").is_file()
     assert not (killed_out / "fold1" / "hiddenpool_model.json").exists()
 

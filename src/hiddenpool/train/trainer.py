@@ -134,8 +134,27 @@ def _training_arguments(
     return TrainingArguments(**kwargs)
 
 
-def _has_checkpoint(folder: Path) -> bool:
-    return folder.is_dir() and any(p.name.startswith("checkpoint-") for p in folder.iterdir())
+def _resume_point(folder: Path) -> tuple[Path | None, list[Path]]:
+    """The last complete checkpoint in ``folder`` (None: none), and the incomplete ones.
+
+    The Trainer writes a checkpoint's ``trainer_state.json`` last, after the weights, optimiser,
+    scheduler and RNG states, so a checkpoint whose state does not parse was cut short (a kill
+    while saving); the Trainer itself would resume from it and fail on the missing state.
+    """
+    complete: list[tuple[int, Path]] = []
+    incomplete: list[Path] = []
+    candidates = sorted(folder.glob("checkpoint-*")) if folder.is_dir() else []
+    for path in candidates:
+        step = path.name.removeprefix("checkpoint-")
+        if not (path.is_dir() and step.isdigit()):
+            continue
+        try:
+            json.loads((path / "trainer_state.json").read_text())
+        except (OSError, ValueError):
+            incomplete.append(path)
+        else:
+            complete.append((int(step), path))
+    return (max(complete)[1] if complete else None), incomplete
 
 
 def _train_fold(
@@ -182,14 +201,19 @@ def _train_fold(
         callbacks=callbacks,
         optimizers=(optimizer, None),
     )
-    resume = config.resume and _has_checkpoint(checkpoints)
+    resume_from, incomplete = _resume_point(checkpoints) if config.resume else (None, [])
+    for partial in incomplete:  # half written when the run was killed: never resumed from
+        if trainer.is_world_process_zero():
+            shutil.rmtree(partial, ignore_errors=True)
+    removed = ", ".join(p.name for p in incomplete)
     _say(
         verbose,
         f"fold {fold}: training on {len(train_rows)} rows, validating on {len(valid_rows)}"
-        + (" (resuming from the last checkpoint)" if resume else ""),
+        + (f" (resuming from {resume_from.name})" if resume_from else "")
+        + (f"; removed the incomplete {removed}" if removed else ""),
     )
     start = time.perf_counter()
-    output = trainer.train(resume_from_checkpoint=True if resume else None)
+    output = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     seconds = time.perf_counter() - start
     predictions, metrics = None, {}
     if valid_set is not None:
