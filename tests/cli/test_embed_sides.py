@@ -79,3 +79,16 @@ def test_an_unknown_side_is_one_line(model, tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err.startswith("hiddenpool embed: error: argument --side: invalid choice: 'passage'")
     assert not (tmp_path / "out.npz").exists()
+
+
+def test_a_side_template_needing_a_mask_is_one_line_on_a_model_without_one(
+    tiny_dir, tmp_path, capsys
+):
+    out = tmp_path / "out.npy"
+    argv = ["embed", str(_texts(tmp_path)), "-o", str(out), "--model", str(tiny_dir("gpt2"))]
+    capsys.readouterr()  # building the tiny model may print
+    for side in ("query", "document"):  # the query side's [MASK] fails either side
+        assert main([*argv, "--pooling", "promptbert/passage:mean", "--side", side]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "template 'promptbert' holds [MASK]" in err[0], err
+        assert not out.exists() and not list(tmp_path.glob(".out.npy*"))

@@ -261,9 +261,11 @@ def _mask_token(tokenizer: PreTrainedTokenizerBase, template: Template) -> str |
         return None
     token = tokenizer.mask_token if tokenizer.mask_token_id is not None else None
     if token is None:
+        from hiddenpool.pooling.templates import list_templates
+
         raise ValueError(
             f"template {template.name!r} holds [MASK], but this model's tokenizer has no mask "
-            "token; pick a template without one (prompteol, echo, query, passage)"
+            f"token; pick a template without one ({', '.join(list_templates(mask=False))})"
         )
     return str(token)
 
