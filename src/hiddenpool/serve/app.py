@@ -20,6 +20,7 @@ import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hiddenpool.pooling.spec import Side
 from hiddenpool.serve.engine import Engine, EngineSettings, Kind, QueueFull, Rows
@@ -114,6 +115,9 @@ def _validation_message(error: RequestValidationError) -> str:
         if problem.get("type") == "json_invalid":
             reason = problem.get("ctx", {}).get("error", "parse error")
             return f"the body is not valid JSON ({reason})"
+    for problem in problems:  # a validator's own message (texts UTF-8 cannot hold)
+        if problem.get("type") == "value_error":
+            return str(problem.get("ctx", {}).get("error", problem.get("msg", "invalid")))
     fields = []
     for problem in problems:
         loc = [str(p) for p in problem.get("loc", ()) if p != "body"]
@@ -343,6 +347,17 @@ def create_app(served: ServedModel, settings: ServeSettings | None = None) -> Fa
     async def api_error(request: Request, error: ApiError) -> Response:
         return JSONResponse(
             error_body(error, request.url.path), error.status, headers=error.headers
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> Response:
+        """FastAPI's own refusals (a body it cannot parse, an unknown route) in the API's shape."""
+        message = str(error.detail)
+        if error.status_code == 400:  # FastAPI could not decode the body
+            message = f"the body is not valid JSON ({message.lower()}; send UTF-8 JSON)"
+        wrapped = ApiError(error.status_code, message, code="invalid_request")
+        return JSONResponse(
+            error_body(wrapped, request.url.path), error.status_code, headers=error.headers
         )
 
     @app.exception_handler(RequestValidationError)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 __all__ = ["ApiError", "EmbeddingRequest", "PredictRequest", "TeiEmbedRequest", "error_body"]
 
@@ -64,6 +64,23 @@ def error_body(error: ApiError, path: str) -> dict[str, Any]:
     }
 
 
+def _unicode(value: Any, name: str) -> Any:
+    """``value`` (a text or a list of them) if UTF-8 can hold every text: JSON's ``\\ud800``
+    escapes give lone surrogates, which no tokenizer can read."""
+    texts = [value] if isinstance(value, str) else value
+    for i, text in enumerate(texts):
+        if isinstance(text, str):
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError as error:
+                where = name if isinstance(value, str) else f"{name}[{i}]"
+                raise ValueError(
+                    f"{where} holds a lone surrogate {text[error.start]!r} (an unpaired JSON "
+                    "escape such as \\ud800): send valid Unicode text"
+                ) from None
+    return value
+
+
 class EmbeddingRequest(BaseModel):
     """OpenAI's embeddings request; token-id inputs are ids of the served model's tokenizer."""
 
@@ -102,6 +119,11 @@ class EmbeddingRequest(BaseModel):
         'sends it as extra_body={"input_type": "query"}',
     )
 
+    @field_validator("input")
+    @classmethod
+    def _valid_unicode(cls, value: Any) -> Any:
+        return _unicode(value, "input")
+
 
 class TeiEmbedRequest(BaseModel):
     """text-embeddings-inference's ``/embed`` request."""
@@ -123,6 +145,11 @@ class TeiEmbedRequest(BaseModel):
         "as sentence-transformers names its prompts",
     )
 
+    @field_validator("inputs")
+    @classmethod
+    def _valid_unicode(cls, value: Any) -> Any:
+        return _unicode(value, "inputs")
+
 
 class PredictRequest(BaseModel):
     """Predictions of a trained model's head."""
@@ -130,3 +157,8 @@ class PredictRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     inputs: str | list[str] = Field(description="a text or a list of texts")
+
+    @field_validator("inputs")
+    @classmethod
+    def _valid_unicode(cls, value: Any) -> Any:
+        return _unicode(value, "inputs")
