@@ -158,3 +158,51 @@ def test_a_run_killed_while_saving_resumes_to_the_uninterrupted_result(tiny_dir,
         assert _evaluations(killed_out / last) == _evaluations(plain_out / last)
     assert _metrics(killed_out) == _metrics(plain_out)
     assert (killed_out / "oof.csv").read_text() == (plain_out / "oof.csv").read_text()
+
+
+def test_early_stopping_patience_survives_a_resume(tiny_dir, tmp_path, monkeypatch):
+    # lr 1e-30 leaves every weight as it was: the best evaluation is step 1's, and patience 2
+    # stops the run at step 3. Interrupted after step 2's evaluation and checkpoint (one
+    # evaluation of patience spent), the resumed run must stop at step 3 too, not start counting
+    # again from the checkpoint and stop at step 4.
+    import transformers
+
+    import hiddenpool.train.trainer as trainer_module
+    from hiddenpool.train import TrainConfig, train
+
+    config = TrainConfig(
+        data="synthetic",
+        model=str(tiny_dir("bert")),
+        out=str(tmp_path / "run"),
+        lr=1e-30,
+        head_lr=1e-30,
+        max_steps=20,
+        eval_steps=1,
+        early_stopping=2,
+        valid_fraction=0.25,
+        batch_size=8,
+        logging_steps=100,
+        extra={"disable_tqdm": True},
+    )
+    data = synthetic(32)
+    plain = train(config.replace(out=str(tmp_path / "plain")), data=data, verbose=False)
+    assert plain.folds[0].steps == 3
+
+    class Interrupt(transformers.TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            if state.global_step == 3:  # checkpoint-2 and its evaluation are written
+                raise RuntimeError("interrupted")
+
+    class Interrupted(trainer_module.Trainer):
+        def __init__(self, *args, **kwargs):
+            kwargs["callbacks"] = [*kwargs.get("callbacks", []), Interrupt()]
+            super().__init__(*args, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(trainer_module, "Trainer", Interrupted)
+        with pytest.raises(RuntimeError, match="interrupted"):
+            train(config, data=data, verbose=False)
+    assert (tmp_path / "run" / "checkpoints" / "checkpoint-2").is_dir()
+    resumed = train(config.replace(resume=True), data=data, verbose=False)
+    assert resumed.folds[0].steps == plain.folds[0].steps
+    assert resumed.folds[0].metrics == plain.folds[0].metrics

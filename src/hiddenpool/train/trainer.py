@@ -119,6 +119,10 @@ def _training_arguments(
         seed=config.seed,
         data_seed=config.seed,
         report_to="none",
+        # early stopping's patience spent so far comes back with --resume (off by default in
+        # transformers: a resumed run counted from zero again and stopped later than the same
+        # run uninterrupted)
+        restore_callback_states_from_checkpoint=True,
         label_names=["labels"],
         remove_unused_columns=False,
         dataloader_num_workers=config.num_workers,
