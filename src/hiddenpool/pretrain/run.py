@@ -332,7 +332,14 @@ def pretrain(
         if before_file.is_file():
             before = json.loads(before_file.read_text(encoding="utf-8"))
         else:
-            before = eval_record(trainer.evaluate(), len(eval_set))  # every process takes part
+            # Every process takes part. accelerate marks a model it prepared for evaluation as
+            # prepared, and then does not wrap it in DDP for training: each process trained its
+            # own copy on its shard (accelerate 1.15). Hence a Trainer of its own, and the mark
+            # taken off again.
+            judge = pretrain_trainer(config, args, model, train_set, eval_set, None, False, False)
+            before = eval_record(judge.evaluate(), len(eval_set))
+            if getattr(model, "_is_accelerate_prepared", False):
+                del model._is_accelerate_prepared
             if main:
                 save_json(before_file, before)
         clm = config.objective == "clm"

@@ -1,0 +1,64 @@
+"""``torchrun -m hiddenpool pretrain``: two gloo processes with the global batch of one process
+train the same loss curve, and rank 0 alone writes the folder."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from corpus_helpers import TINY, write_corpus
+
+from hiddenpool.pretrain import RECORD, WORK
+
+# Two processes sum their halves of a batch in another order than one process does: float32
+# rounding, compounded over the steps, is what may differ.
+TOLERANCE = 1e-4
+
+
+def _pretrain(corpus: Path, out: Path, processes: int) -> subprocess.CompletedProcess[str]:
+    launcher = [sys.executable, "-m", "hiddenpool"]
+    if processes > 1:
+        launcher = [
+            sys.executable, "-m", "torch.distributed.run", "--standalone",
+            f"--nproc_per_node={processes}", "-m", "hiddenpool",
+        ]  # fmt: skip
+    argv = [
+        *launcher, "pretrain", str(corpus), "--out", str(out), "--objective", "clm", *TINY,
+        "--max-steps", "8", "--save-steps", "4", "--logging-steps", "1", "--lr", "5e-3",
+        "--threads", "1",
+    ]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300)
+
+
+@pytest.mark.slow
+def test_two_gloo_processes_train_the_loss_curve_of_one(tmp_path) -> None:
+    corpus = write_corpus(tmp_path / "corpus.txt", n=300)
+    one = _pretrain(corpus, tmp_path / "one", 1)
+    assert one.returncode == 0, one.stderr
+    two = _pretrain(corpus, tmp_path / "two", 2)
+    assert two.returncode == 0, two.stderr
+    assert two.stdout.count("held-out CLM loss") == 1  # one summary, from rank 0
+    a = json.loads((tmp_path / "one" / RECORD).read_text())
+    b = json.loads((tmp_path / "two" / RECORD).read_text())
+    assert (a["train"]["processes"], b["train"]["processes"]) == (1, 2)
+    assert a["train"]["tokens_seen"] == b["train"]["tokens_seen"]  # the same global batches
+    curve_a = [e["loss"] for e in a["train"]["log_history"] if "loss" in e]
+    curve_b = [e["loss"] for e in b["train"]["log_history"] if "loss" in e]
+    assert len(curve_a) == len(curve_b) == 8
+    assert curve_a[-1] < curve_a[0] - 0.5  # it learned, so the curves say something
+    for step, (x, y) in enumerate(zip(curve_a, curve_b, strict=True), start=1):
+        assert abs(x - y) <= TOLERANCE, (step, x, y)
+    assert abs(a["eval_after"]["loss"] - b["eval_after"]["loss"]) <= TOLERANCE
+    assert a["eval_after"]["predicted_tokens"] == b["eval_after"]["predicted_tokens"]
+    assert sorted(p.name for p in (tmp_path / "two").iterdir()) == sorted(
+        p.name for p in (tmp_path / "one").iterdir()
+    )
+    assert not (tmp_path / "two" / WORK).exists()
