@@ -210,10 +210,26 @@ _OFFLINE = {  # what every hiddenpool-built task says about itself
     "task_subtypes": [],
     "dialect": [],
     "bibtex_citation": "",
+    "sample_creation": "found",
 }
 
 
-class ManpagesRetrievalOffline(AbsTaskRetrieval):
+class _LocalData:
+    """What an offline task serves: data handed to it, or the registry's, from this cache.
+
+    Args:
+        data: the data to serve (None: the registered dataset, loaded once).
+        cache_dir: hiddenpool cache root (None: the default).
+        **kwargs: passed to MTEB's task (``seed``).
+    """
+
+    def __init__(self, data: Any = None, cache_dir: str | Path | None = None, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.data = data
+        self.cache_dir = cache_dir
+
+
+class ManpagesRetrievalOffline(_LocalData, AbsTaskRetrieval):
     """The ``manpages`` collection as an MTEB retrieval task, read from hiddenpool's cache.
 
     MTEB's own evaluator scores it: its search wrapper (exact cosine search over the corpus,
@@ -241,19 +257,9 @@ class ManpagesRetrievalOffline(AbsTaskRetrieval):
         domains=["Programming", "Written"],
         license="multiple",
         annotations_creators="derived",
-        sample_creation="found",
         **_OFFLINE,  # type: ignore[arg-type]
     )
-
-    def __init__(
-        self,
-        data: RetrievalData | None = None,
-        cache_dir: str | Path | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.data = data
-        self.cache_dir = cache_dir
+    data: RetrievalData | None
 
     def load_data(self, num_proc: int | None = None, **kwargs: Any) -> None:
         """Build MTEB's corpus / queries / qrels from the collection (no hub access)."""
@@ -276,7 +282,7 @@ class ManpagesRetrievalOffline(AbsTaskRetrieval):
         self.data_loaded = True
 
 
-class TrecClusteringOffline(AbsTaskClustering):
+class TrecClusteringOffline(_LocalData, AbsTaskClustering):
     """The ``trec`` questions as an MTEB clustering task (6 coarse classes), offline.
 
     MTEB's v2 clustering protocol as it is: ``n_clusters`` (10) runs, each k-means
@@ -303,19 +309,9 @@ class TrecClusteringOffline(AbsTaskClustering):
         domains=["Written"],
         license="not specified",
         annotations_creators="expert-annotated",
-        sample_creation="found",
         **_OFFLINE,  # type: ignore[arg-type]
     )
-
-    def __init__(
-        self,
-        data: LabelledData | None = None,
-        cache_dir: str | Path | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.data = data
-        self.cache_dir = cache_dir
+    data: LabelledData | None
 
     def load_data(self, num_proc: int | None = None, **kwargs: Any) -> None:
         """Build MTEB's ``sentences`` / ``labels`` split from the labelled texts."""
