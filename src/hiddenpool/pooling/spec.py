@@ -28,6 +28,7 @@ side without a template is the plain reduction (every token is the text's).
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
@@ -65,10 +66,13 @@ def _convert(spec: str, key: str, raw: str, default: Any) -> Any:
             return text in _TRUE
         raise _error(spec, f"{key} takes true or false, got {raw!r}")
     try:
-        return int(text) if isinstance(default, int) else float(text)
+        value = int(text) if isinstance(default, int) else float(text)
     except ValueError:
         kind = "an integer" if isinstance(default, int) else "a number"
         raise _error(spec, f"{key} takes {kind}, got {raw!r}") from None
+    if not math.isfinite(value):  # nan and inf parse as floats but pool to nan
+        raise _error(spec, f"{key} takes a finite number, got {raw!r}")
+    return value
 
 
 def _format_value(value: Any) -> str:

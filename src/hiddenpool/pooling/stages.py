@@ -133,7 +133,7 @@ def parse_stage(spec: str, text: str) -> StageSpec:
         if raw is not None:
             raise _error(spec, f"{entry.name} takes no argument, got {text.strip()!r}")
         return StageSpec(entry.name)
-    if raw is None or not raw.isdigit() or int(raw) < 1:
+    if raw is None or not re.fullmatch(r"[0-9]+", raw) or int(raw) < 1:  # '²' isdigit()
         raise _error(spec, f"{entry.name} keeps k dimensions: write {entry.name}(k), k >= 1")
     return StageSpec(entry.name, int(raw))
 
