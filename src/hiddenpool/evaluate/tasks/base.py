@@ -7,6 +7,7 @@ registers it with :func:`register_task`; :func:`create_task` builds one by name.
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ import numpy as np
 
 from hiddenpool.evaluate.folds import Fold, make_folds
 from hiddenpool.evaluate.result import CompareResult, StrategyResult
+from hiddenpool.evaluate.stats import MetricSummary
 from hiddenpool.pooling.spec import Side
 
 __all__ = [
@@ -119,6 +121,26 @@ class Task(ABC):
     def facts(self, result: CompareResult) -> str:
         """The report's task line."""
         return f"Task: {result.task}, {result.n_rows} rows"
+
+    @staticmethod
+    def score_each(
+        names: Sequence[str],
+        scoring: Scoring,
+        score: Callable[[str], tuple[int, Mapping[str, np.ndarray]]],
+    ) -> list[StrategyResult]:
+        """One result per strategy from ``score(name) -> (dim, metric -> per-unit values)``:
+        each metric summarised over its units (queries, runs), timed, progress reported."""
+        rows = []
+        for index, name in enumerate(names, start=1):
+            start = time.perf_counter()
+            dim, values = score(name)
+            metrics = {m: MetricSummary.from_folds(v.tolist()) for m, v in values.items()}
+            primary = np.asarray(next(iter(values.values())), dtype=np.float64)
+            seconds = time.perf_counter() - start
+            rows.append(StrategyResult(name, dim, metrics, primary, "", (), False, seconds))
+            if scoring.progress is not None:
+                scoring.progress(name, index, len(names))
+        return rows
 
 
 class FoldedTask(Task):

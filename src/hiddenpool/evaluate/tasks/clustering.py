@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
 
-from hiddenpool.evaluate.result import CompareResult, StrategyResult
-from hiddenpool.evaluate.stats import MetricSummary
+from hiddenpool.evaluate.result import CompareResult
 from hiddenpool.evaluate.tasks.base import Scoring, Task, Vectors, register_task
 from hiddenpool.evaluate.tasks.cluster_scores import SAMPLE_SIZE, cluster_v_measure
 from hiddenpool.pooling import parse_strategy
@@ -61,25 +59,19 @@ class ClusteringTask(Task):
         scoring: Scoring,
     ) -> CompareResult:
         labels = np.asarray(data.labels)
-        rows = []
-        for index, name in enumerate(names, start=1):
-            start = time.perf_counter()
+
+        def score(name: str) -> tuple[int, dict[str, np.ndarray]]:
             strategy = parse_strategy(name)
             x = vectors["document"][str(strategy.pooling)]
             if strategy.stages:
                 x = fit_stages(strategy, x, x.shape[1], fitted_on="the texts clustered").features(x)
             x = np.asarray(x, dtype=np.float32)
-            runs = cluster_v_measure(
-                x, labels, self.runs, scoring.seed, min(SAMPLE_SIZE, len(labels))
-            )
-            metrics = {"v_measure": MetricSummary.from_folds(runs.tolist())}
-            rows.append(
-                StrategyResult(
-                    name, x.shape[1], metrics, runs, "", (), False, time.perf_counter() - start
-                )
-            )
-            if scoring.progress is not None:
-                scoring.progress(name, index, len(names))
+            sample = min(SAMPLE_SIZE, len(labels))
+            return x.shape[1], {
+                "v_measure": cluster_v_measure(x, labels, self.runs, scoring.seed, sample)
+            }
+
+        rows = self.score_each(names, scoring, score)
         return CompareResult(
             task=self.name,
             primary_metric="v_measure",

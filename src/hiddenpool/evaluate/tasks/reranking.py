@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -11,7 +10,7 @@ import numpy as np
 from hiddenpool.evaluate.result import CompareResult
 from hiddenpool.evaluate.tasks.base import Scoring, Task, Vectors, register_task
 from hiddenpool.evaluate.tasks.ranking import RERANKING_METRICS, reranking_metrics
-from hiddenpool.evaluate.tasks.retrieval import _result_row, ranking_result, side_vectors
+from hiddenpool.evaluate.tasks.retrieval import ranking_result, side_vectors
 from hiddenpool.pooling import parse_strategy
 from hiddenpool.pooling.spec import Side
 
@@ -51,17 +50,15 @@ class RerankingTask(Task):
         scoring: Scoring,
     ) -> CompareResult:
         _, members = _distinct(data.candidates)
-        rows = []
-        for index, name in enumerate(names, start=1):
-            start = time.perf_counter()
+
+        def score(name: str) -> tuple[int, dict[str, np.ndarray]]:
             q, d = side_vectors(parse_strategy(name), vectors)
             q = q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-12)
             d = d / np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-12)
             scores = [d[m] @ q[i] for i, m in enumerate(members)]
-            ranked = reranking_metrics(scores, data.labels)
-            rows.append(_result_row(name, q.shape[1], ranked, time.perf_counter() - start))
-            if scoring.progress is not None:
-                scoring.progress(name, index, len(names))
+            return q.shape[1], dict(reranking_metrics(scores, data.labels).per_query)
+
+        rows = self.score_each(names, scoring, score)
         default = default if default in names else None
         return ranking_result(self.name, rows, RERANKING_METRICS, len(data.queries), default)
 

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
 
 from hiddenpool.evaluate.result import CompareResult, StrategyResult
-from hiddenpool.evaluate.stats import MetricSummary
 from hiddenpool.evaluate.tasks.base import Scoring, Task, Vectors, register_task
 from hiddenpool.evaluate.tasks.ranking import (
     RETRIEVAL_METRICS,
-    RankingScores,
     retrieval_metrics,
     retrieval_run,
 )
@@ -37,12 +34,6 @@ def side_vectors(
         fitted = fit_stages(strategy, fitting, fitting.shape[1], fitted_on=f"the {fit_side}s")
         q, d = fitted.features(q), fitted.features(d)
     return np.asarray(q, dtype=np.float32), np.asarray(d, dtype=np.float32)
-
-
-def _result_row(name: str, dim: int, scores: RankingScores, seconds: float) -> StrategyResult:
-    metrics = {m: MetricSummary.from_folds(v.tolist()) for m, v in scores.per_query.items()}
-    primary = next(iter(scores.per_query.values()))
-    return StrategyResult(name, dim, metrics, primary, "", (), False, seconds)
 
 
 def ranking_result(
@@ -123,17 +114,14 @@ class RetrievalTask(Task):
         default: str | None,
         scoring: Scoring,
     ) -> CompareResult:
-        rows = []
-        for index, name in enumerate(names, start=1):
-            start = time.perf_counter()
+        def score(name: str) -> tuple[int, Mapping[str, np.ndarray]]:
             q, d = side_vectors(parse_strategy(name), vectors)
             run = retrieval_run(
                 q, d, data.query_ids, data.doc_ids, self._k(data), self.similarity, self.chunk
             )
-            scores = retrieval_metrics(run, data.qrels)
-            rows.append(_result_row(name, q.shape[1], scores, time.perf_counter() - start))
-            if scoring.progress is not None:
-                scoring.progress(name, index, len(names))
+            return q.shape[1], retrieval_metrics(run, data.qrels).per_query
+
+        rows = self.score_each(names, scoring, score)
         default = default if default in names else None
         return ranking_result(self.name, rows, RETRIEVAL_METRICS, len(data.query_ids), default)
 
@@ -142,11 +130,11 @@ class RetrievalTask(Task):
             return ()
         import bm25s
 
-        start = time.perf_counter()
+        qrels = data.qrels
         retriever = bm25s.BM25()
         retriever.index(bm25s.tokenize(list(data.documents), stopwords="en", show_progress=False))
         k = self._k(data)
-        found, scores = retriever.retrieve(
+        found, top = retriever.retrieve(
             bm25s.tokenize(list(data.queries), stopwords="en", show_progress=False),
             k=k,
             show_progress=False,
@@ -154,11 +142,14 @@ class RetrievalTask(Task):
         run = {
             qid: {data.doc_ids[j]: float(s) for j, s in zip(row_i, row_s, strict=True)}
             for qid, row_i, row_s in zip(
-                data.query_ids, found.tolist(), scores.tolist(), strict=True
+                data.query_ids, found.tolist(), top.tolist(), strict=True
             )
         }
-        scored = retrieval_metrics(run, data.qrels)
-        return (_result_row("bm25", 0, scored, time.perf_counter() - start),)
+        return tuple(
+            self.score_each(
+                ["bm25"], Scoring(), lambda _: (0, retrieval_metrics(run, qrels).per_query)
+            )
+        )
 
     def stages_note(self, data: Any, fit_name: str = "") -> str:
         return (
