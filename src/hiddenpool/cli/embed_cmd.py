@@ -244,10 +244,6 @@ def _check_fitting(args: argparse.Namespace, staged: list[str]) -> None:
             raise FileNotFoundError(f"{option} {path}: no such file")
 
 
-def _refuse_stages_on_ray(args: argparse.Namespace) -> None:
-    """Fitted stages run on the local engine only: Ray workers would not share the state."""
-    from hiddenpool.pooling import parse_strategy
-
 def _refuse_query_side_on_ray(args: argparse.Namespace) -> None:
     """Ray workers embed documents; the query side runs on the local engine."""
     from hiddenpool.pooling import parse_strategy
@@ -255,6 +251,10 @@ def _refuse_query_side_on_ray(args: argparse.Namespace) -> None:
     if args.side == "query" and any(parse_strategy(s).asymmetric for s in args.pooling or []):
         raise ValueError("--side query runs on the local engine; drop --engine ray")
 
+
+def _refuse_stages_on_ray(args: argparse.Namespace) -> None:
+    """Fitted stages run on the local engine only: Ray workers would not share the state."""
+    from hiddenpool.pooling import parse_strategy
 
     staged = any(parse_strategy(s).stages for s in args.pooling or [])
     if staged or args.fit or args.fit_self or args.transform:
