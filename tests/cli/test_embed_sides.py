@@ -92,3 +92,13 @@ def test_a_side_template_needing_a_mask_is_one_line_on_a_model_without_one(
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and "template 'promptbert' holds [MASK]" in err[0], err
         assert not out.exists() and not list(tmp_path.glob(".out.npy*"))
+
+
+def test_the_query_side_is_refused_on_ray_in_one_line(model, tmp_path, capsys):
+    out = tmp_path / "out.npz"
+    assert _embed(_texts(tmp_path), out, model, "--side", "query", "--engine", "ray") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        "hiddenpool embed: error: --side query runs on the local engine; drop --engine ray"
+    ]
+    assert not out.exists()
