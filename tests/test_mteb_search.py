@@ -191,12 +191,12 @@ def test_minilm_on_the_real_manpages_and_trec_agree_with_mteb(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     data = load_retrieval("manpages")
-    encoder = Encoder(max_length=128)  # MiniLM-L6, mean + normalise; 128 tokens keep it short
+    encoder = Encoder(max_length=64)  # MiniLM-L6, mean + normalise; 64 tokens keep it short
     no_network(monkeypatch)
     model = RecordingEncoder(encoder)
     for metric, (ours, theirs) in _agree(model, data).items():
         assert ours == pytest.approx(theirs, abs=1e-4), metric
-    trec = load_dataset("trec").take(np.arange(0, 5_381, 5))  # every fifth question
+    trec = load_dataset("trec").take(np.arange(0, 5_381, 10))  # every tenth question
     with one_openmp_thread():
         scores = run_offline(model, TrecClusteringOffline(data=trec))
         runs = cluster_v_measure(model.vectors_of(trec.texts), trec.labels, seed=42)
