@@ -132,7 +132,8 @@ class RetrievalTask(Task):
 
         qrels = data.qrels
         retriever = bm25s.BM25()
-        retriever.index(bm25s.tokenize(list(data.documents), stopwords="en", show_progress=False))
+        tokens = bm25s.tokenize(list(data.documents), stopwords="en", show_progress=False)
+        retriever.index(tokens, show_progress=False)
         k = self._k(data)
         found, top = retriever.retrieve(
             bm25s.tokenize(list(data.queries), stopwords="en", show_progress=False),
@@ -141,9 +142,7 @@ class RetrievalTask(Task):
         )
         run = {
             qid: {data.doc_ids[j]: float(s) for j, s in zip(row_i, row_s, strict=True)}
-            for qid, row_i, row_s in zip(
-                data.query_ids, found.tolist(), top.tolist(), strict=True
-            )
+            for qid, row_i, row_s in zip(data.query_ids, found.tolist(), top.tolist(), strict=True)
         }
         return tuple(
             self.score_each(
