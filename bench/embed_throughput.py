@@ -114,9 +114,15 @@ class OrtOnStExport:
         path = folder / "st_model.onnx"
         inputs = self.tokenizer(["a probe"], return_tensors="pt")
         names = list(inputs.keys())
+        model = backbone.model
+
+        class Hidden(torch.nn.Module):  # by name: transformers 5 reordered forward's arguments
+            def forward(self, *tensors: torch.Tensor) -> torch.Tensor:
+                return model(**dict(zip(names, tensors, strict=True))).last_hidden_state
+
         with torch.no_grad():
             torch.onnx.export(
-                backbone.model,
+                Hidden(),
                 tuple(inputs[k] for k in names),
                 str(path),
                 input_names=names,
