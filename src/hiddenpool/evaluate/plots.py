@@ -34,6 +34,9 @@ def _save(figure: Any, path: Path) -> Path:
     return atomic_write(path, lambda tmp: figure.savefig(tmp, format="png"))
 
 
+_UNITS = {"fold": "folds", "query": "queries", "run": "seeded runs"}
+
+
 def _higher(metric: str) -> bool:
     from hiddenpool.evaluate.metrics import HIGHER_IS_BETTER
 
@@ -121,7 +124,8 @@ def plot_ranking(
     axes.set_xlim(left, right)
     axes.set_ylim(-0.7, len(rows) - 0.3)
     axes.set_xlabel(
-        f"{metric} ({_direction(metric)}), mean ± 1 std over {result.n_folds} folds; "
+        f"{metric} ({_direction(metric)}), mean ± 1 std over {result.n_folds} "
+        f"{_UNITS.get(result.unit, 'folds')}; "
         "axis zoomed to the scores",
         fontsize=9,
     )
