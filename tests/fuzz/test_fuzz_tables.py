@@ -9,9 +9,10 @@ file, row, line and column) or FileNotFoundError, on one line; never another exc
 
 Bugs this found, fixed in io/readers.py (each kept below as an explicit example): a JSON line
 nested too deeply (RecursionError), a JSON escape giving a lone surrogate that no tokenizer or
-output file can take (UnicodeEncodeError later), blank lines before a csv header (ValueError from
-list.index), a parquet file corrupt after its footer (OSError / UnicodeDecodeError from Arrow
-while reading), and column names or Arrow messages with line breaks in the one-line error.
+output file can take (a TypeError in the tokenizer), an id over 64 bits (OverflowError writing
+parquet), blank lines before a csv header (ValueError from list.index), a parquet file corrupt
+after its footer (OSError / UnicodeDecodeError from Arrow while reading), and column names or
+Arrow messages with line breaks in the one-line error.
 """
 
 from __future__ import annotations
@@ -80,6 +81,7 @@ def read_or_refuse(path: Path) -> None:
                     text.encode("utf-8")  # a tokenizer and every output format can take it
                 for i in chunk.ids or []:
                     assert isinstance(i, str | int) and not isinstance(i, bool)
+                    assert isinstance(i, str) or -(2**63) <= i < 2**63  # parquet's int64
             COUNTS["read"] += 1
         except (InputError, FileNotFoundError) as error:
             message = str(error)
@@ -94,6 +96,7 @@ def read_or_refuse(path: Path) -> None:
 @example(".jsonl", b'{"text": "a\\ud800b"}\n')  # a lone surrogate
 @example(".csv", b"\n\n\ntext,id\na,1\n")  # blank lines before the header
 @example(".csv", b'"a\nb",c\nx,y\n')  # a column name with a line break
+@example(".jsonl", b'{"text": "a", "id": 1000000000000000000000000}')  # over int64
 def check_text_formats(ext: str, data: bytes) -> None:
     COUNTS["text formats"] += 1
     path = _DIR / f"input{ext}"
@@ -103,7 +106,7 @@ def check_text_formats(ext: str, data: bytes) -> None:
 
 def test_text_formats_read_or_refuse():
     check_text_formats()
-    # 300 drawn + 4 explicit inputs, each read with up to three column choices
+    # 300 drawn + 5 explicit inputs, each read with up to three column choices
     assert COUNTS["text formats"] >= 300
     assert COUNTS["read"] > 50 and COUNTS["refused"] > 50  # both paths are exercised
 

@@ -191,6 +191,8 @@ def _check(value: Any, kind: str) -> str | None:
         if isinstance(value, str):
             return _unicode(value)
         ok = isinstance(value, int) and not isinstance(value, bool)
+        if ok and not -(2**63) <= value < 2**63:  # JSON integers have no bound; outputs do
+            return "a string or an integer of at most 64 bits"
         return None if ok else "a string or an integer"
     return None
 
