@@ -165,22 +165,28 @@ def test_embed_writes_all_or_nothing(model, capsys):
     """``hiddenpool embed`` on a random input: a complete output under its name, one row per
     input row, or exit 2 with one line and nothing under the output's name."""
 
-    @settings(settings.get_profile("fuzz"), max_examples=30)
-    @given(st.sampled_from([".csv", ".jsonl", ".txt"]), _bytes)
-    @example(".jsonl", b'{"text": "fine"}\n{"text": "a\\ud800b"}\n')  # refused at row 2
-    def check(ext: str, data: bytes) -> None:
+    @settings(settings.get_profile("fuzz"), max_examples=40)
+    @given(
+        st.sampled_from([".csv", ".jsonl", ".txt"]), _bytes, st.sampled_from([".npy", ".parquet"])
+    )
+    @example(".jsonl", b'{"text": "fine"}\n{"text": "a\\ud800b"}\n', ".npy")  # refused at row 2
+    @example(".jsonl", b'{"text": "a", "id": 1}\n{"text": "b", "id": 1e400}\n', ".parquet")
+    @example(".jsonl", b'{"text": "a", "id": 100000000000000000000000}\n', ".parquet")
+    def check(ext: str, data: bytes, out_ext: str) -> None:
         COUNTS["embed"] += 1
         folder = Path(tempfile.mkdtemp(dir=_DIR))
-        source, out = folder / f"in{ext}", folder / "out.npy"
+        source, out = folder / f"in{ext}", folder / f"out{out_ext}"
         source.write_bytes(data)
-        code = main(["embed", str(source), "-o", str(out), "--model", model, "--quiet"])
+        ids = ["--id-column", "id"] if out_ext == ".parquet" and ext != ".txt" else []
+        code = main(["embed", str(source), "-o", str(out), "--model", model, "--quiet", *ids])
         err = capsys.readouterr().err
         if code == 0:
-            rows = sum(len(c) for c in open_texts(source).chunks(1000))
-            assert np.load(out).shape[0] == rows
+            rows = sum(len(c) for c in open_texts(source, None, "id" if ids else None).chunks(99))
+            got = np.load(out).shape[0] if out_ext == ".npy" else pq.read_table(out).num_rows
+            assert got == rows
         else:
             assert code == 2 and not out.exists(), err
             assert len(err.strip().splitlines()) == 1, err
 
     check()
-    assert COUNTS["embed"] >= 30  # 30 drawn + 1 explicit
+    assert COUNTS["embed"] >= 40  # 40 drawn + 3 explicit
