@@ -203,7 +203,7 @@ class _Page:
     fill: bool = True
     tag_pending: bool = False  # .TP / .TQ: the next output line is the tag, alone on its line
     join_next: bool = False  # the last text ended with \c
-    link: list[str] = field(default_factory=list)  # .UR/.MT address while its text is read
+    link: str | None = None  # the .UR/.MT address while its link text is read
     last_condition: bool = False  # for .el
     table: list[str] | None = None
 
@@ -395,11 +395,11 @@ def _request(name: str, rest: str, page: _Page) -> None:  # noqa: C901 - one bra
         page.paragraph_break()
         page.fill = True
     elif name in ("UR", "MT"):
-        page.link = [args[0] if args else ""]
+        page.link = args[0] if args else ""
     elif name in ("UE", "ME"):
-        if page.link and page.link[0]:  # after its text, as man shows it on a terminal
-            page.emit(f"<{page.link[0]}>")
-        page.link = []
+        if page.link:  # after its text, as man shows it on a terminal
+            page.emit(f"<{page.link}>")
+        page.link = None
         if args:
             page.join_next = True
             page.emit(text_of(args, " "))
