@@ -114,15 +114,18 @@ class OrtOnStExport:
         path = folder / "st_model.onnx"
         inputs = self.tokenizer(["a probe"], return_tensors="pt")
         names = list(inputs.keys())
-        model = backbone.model
 
         class Hidden(torch.nn.Module):  # by name: transformers 5 reordered forward's arguments
+            def __init__(self, model: torch.nn.Module) -> None:
+                super().__init__()
+                self.model = model
+
             def forward(self, *tensors: torch.Tensor) -> torch.Tensor:
-                return model(**dict(zip(names, tensors, strict=True))).last_hidden_state
+                return self.model(**dict(zip(names, tensors, strict=True))).last_hidden_state
 
         with torch.no_grad():
             torch.onnx.export(
-                Hidden(),
+                Hidden(backbone.model),
                 tuple(inputs[k] for k in names),
                 str(path),
                 input_names=names,
