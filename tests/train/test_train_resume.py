@@ -206,3 +206,51 @@ def test_early_stopping_patience_survives_a_resume(tiny_dir, tmp_path, monkeypat
     resumed = train(config.replace(resume=True), data=data, verbose=False)
     assert resumed.folds[0].steps == plain.folds[0].steps
     assert resumed.folds[0].metrics == plain.folds[0].metrics
+
+
+@pytest.mark.parametrize("valid_fraction", [0.0, 0.25], ids=["last-step", "best-checkpoint"])
+def test_a_run_stopped_after_its_last_step_resumes_to_the_same_model(
+    tiny_dir, tmp_path, monkeypatch, valid_fraction
+):
+    # Stopped once training has finished but before the model is saved: every checkpoint is
+    # written, the last at max_steps. Resumed, no step may be trained again (the Trainer, resumed
+    # at max_steps mid-epoch, took one more step: 13 of 12, and changed the weights).
+    from hiddenpool.train import TrainConfig, train
+    from hiddenpool.train.model import PooledModel
+
+    config = TrainConfig(
+        data="synthetic",
+        model=str(tiny_dir("bert")),
+        out=str(tmp_path / "run"),
+        max_steps=6,
+        eval_steps=3,
+        valid_fraction=valid_fraction,
+        early_stopping=0,
+        batch_size=4,
+        lr=0.1,  # so large that step 6 is worse than step 3: the best checkpoint is not the last
+        keep_checkpoints=True,
+        logging_steps=100,
+        extra={"disable_tqdm": True},
+    )
+    data = synthetic(20)  # 20 or 15 training rows: 5 or 4 steps an epoch, so step 6 is mid-epoch
+    plain = train(config.replace(out=str(tmp_path / "plain")), data=data, verbose=False)
+    last = json.loads(
+        (plain.out / "checkpoints" / "checkpoint-6" / "trainer_state.json").read_text()
+    )
+    assert last["best_global_step"] == (3 if valid_fraction else None)
+
+    def stop(self, directory):
+        raise RuntimeError("stopped before saving")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(PooledModel, "save_pretrained", stop)
+        with pytest.raises(RuntimeError, match="stopped before saving"):
+            train(config, data=data, verbose=False)
+    assert (tmp_path / "run" / "checkpoints" / "checkpoint-6").is_dir()
+    resumed = train(config.replace(resume=True), data=data, verbose=False)
+    assert resumed.folds[0].steps == plain.folds[0].steps == 6
+    assert resumed.folds[0].metrics == plain.folds[0].metrics
+    for name in ("model.safetensors", "pooled_head.safetensors"):
+        again, first = load_file(resumed.out / name), load_file(plain.out / name)
+        for key, tensor in first.items():
+            assert np.array_equal(again[key].numpy(), tensor.numpy()), (name, key)

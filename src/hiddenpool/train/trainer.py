@@ -161,6 +161,25 @@ def _resume_point(folder: Path) -> tuple[Path | None, list[Path]]:
     return (max(complete)[1] if complete else None), incomplete
 
 
+def _run_trainer(trainer: Trainer, resume_from: Path | None, evaluate: bool) -> tuple[int, float]:
+    """Train (from ``resume_from`` if given); returns (optimiser steps, samples per second).
+
+    A checkpoint already at the last step (a run stopped after training, before its model was
+    saved) is not handed to ``Trainer.train``, which would take one more step when the last step
+    falls inside an epoch: its weights (the best checkpoint's, when evaluating) are loaded
+    instead, as the finished run would have ended.
+    """
+    state = json.loads((resume_from / "trainer_state.json").read_text()) if resume_from else {}
+    finished = 0 < state.get("max_steps", 0) <= state.get("global_step", 0)
+    if resume_from is None or not finished:
+        output = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+        return int(output.global_step), float(output.metrics.get("train_samples_per_second", 0))
+    best = state.get("best_model_checkpoint") if evaluate else None
+    best_folder = resume_from.parent / Path(best).name if best else resume_from
+    trainer._load_from_checkpoint(str(best_folder if best_folder.is_dir() else resume_from))
+    return int(state["global_step"]), 0.0
+
+
 def _train_fold(
     config: TrainConfig,
     data: TrainingData,
@@ -217,7 +236,7 @@ def _train_fold(
         + (f"; removed the incomplete {removed}" if removed else ""),
     )
     start = time.perf_counter()
-    output = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    steps, samples_per_second = _run_trainer(trainer, resume_from, evaluate)
     seconds = time.perf_counter() - start
     predictions, metrics = None, {}
     if valid_set is not None:
@@ -238,8 +257,8 @@ def _train_fold(
         train_rows=len(train_rows),
         valid_rows=len(valid_rows),
         seconds=seconds,
-        train_samples_per_second=float(output.metrics.get("train_samples_per_second", 0.0)),
-        steps=int(output.global_step),
+        train_samples_per_second=samples_per_second,
+        steps=steps,
     )
     if main:
         (model_dir / "fold_result.json").write_text(json.dumps(asdict(result), indent=2) + "\n")
