@@ -10,6 +10,7 @@ from train_helpers import synthetic
 
 from hiddenpool.backbone import load_backbone
 from hiddenpool.pooling import COMBINERS, POOLERS
+from hiddenpool.pooling.learned import AttentionPool
 from hiddenpool.train import PooledModel, PooledModelConfig
 from hiddenpool.train.config import CONFIG_NAME
 
@@ -66,10 +67,18 @@ def test_forward_returns_loss_and_logits(tiny_dir, task, labels, target):
 def test_every_trainable_parameter_gets_a_gradient(tiny_dir, family, spec):
     model = _model(tiny_dir, spec, family=family).train()
     model(**_batch(model), labels=torch.tensor([1.0, -1.0, 0.0, 2.0])).loss.backward()
+    # The bias of an attention pooler's last score layer adds one number to every token's score,
+    # which the softmax over tokens cancels: its gradient is zero but for rounding, so whether
+    # it came out as exactly 0 depended on the order of float operations (it did in a full run).
+    shifts = [m.score[-1].bias for m in model.modules() if isinstance(m, AttentionPool)]
+    assert all(bias.grad.abs().max() < 1e-6 for bias in shifts)
+    cancels = {id(bias) for bias in shifts}
     missing = [
         n
         for n, p in model.named_parameters()
-        if p.requires_grad and (p.grad is None or not p.grad.abs().sum() > 0)
+        if p.requires_grad
+        and id(p) not in cancels
+        and (p.grad is None or not p.grad.abs().sum() > 0)
     ]
     assert missing == []
 
