@@ -20,6 +20,7 @@ from hiddenpool.backbone import Backbone
 from hiddenpool.encode.encoder import Encoder
 from hiddenpool.io import open_texts
 from hiddenpool.pooling import parse_strategy
+from hiddenpool.pooling.stages import stages_to_fit
 from hiddenpool.postprocess import FittedStages, fit_stages
 from hiddenpool.postprocess.state import StageState, load_state, save_state, state_path_for
 
@@ -105,9 +106,10 @@ def prepare_stages(
         state = load_state(transform)
         state.check(identity, staged, str(transform))
     elif fit is None:
+        to_fit = stages_to_fit(parse_strategy(staged[0]).stages)
         raise ValueError(
-            f"{staged[0]} has stages to fit ({_to_fit(staged[0])}): give fit=FILE, "
-            "fit_self=True or transform=STATE"
+            f"{staged[0]} has stages to fit ({to_fit}): give fit=FILE, fit_self=True or "
+            "transform=STATE"
         )
     else:
         fingerprint = open_texts(fit, text_column).fingerprint()
@@ -144,11 +146,6 @@ def state_digest(state: StageState) -> str:
                 if array is not None:
                     digest.update(np.ascontiguousarray(array).tobytes())
     return digest.hexdigest()[:16]
-
-
-def _to_fit(spec: str) -> str:
-    """The stages of ``spec`` that need fitting, for an error message."""
-    return ", ".join(str(s) for s in parse_strategy(spec).stages if s.entry.fitted)
 
 
 def _digest(fingerprint: dict[str, Any]) -> str:

@@ -25,6 +25,7 @@ __all__ = [
     "needs_fitting",
     "parse_stage",
     "stages_dtype",
+    "stages_to_fit",
     "stages_width",
 ]
 
@@ -93,7 +94,13 @@ def needs_fitting(stages: Iterable[StageSpec]) -> bool:
     ...     (StageSpec("int8"),))
     (False, True)
     """
-    return any(stage.entry.fitted for stage in stages)
+    return bool(stages_to_fit(stages))
+
+
+def stages_to_fit(stages: Iterable[StageSpec]) -> str:
+    """The stages that need a fitted state, as written in a spec (``"whiten(256), int8"``), for
+    the messages that ask for one; empty when none does."""
+    return ", ".join(str(stage) for stage in stages if stage.entry.fitted)
 
 
 def list_stages() -> list[str]:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hiddenpool.pooling import Strategy, parse_strategy
-from hiddenpool.pooling.stages import StageSpec, stages_width
+from hiddenpool.pooling.stages import StageSpec, stages_to_fit, stages_width
 
 __all__ = [
     "FittedStage",
@@ -270,6 +270,6 @@ def stateless_stages(strategy: str | Strategy, in_width: int) -> FittedStages:
     """
     strategy = parse_strategy(strategy)
     if strategy.needs_fitting:
-        fitted = ", ".join(str(s) for s in strategy.stages if s.entry.fitted)
+        fitted = stages_to_fit(strategy.stages)
         raise ValueError(f"pooling={str(strategy)!r}: {fitted} must be fitted first")
     return fit_stages(strategy, np.zeros((0, in_width), np.float32), in_width)

@@ -28,7 +28,7 @@ from hiddenpool.backbone.sentence_transformers import read_sentence_transformers
 from hiddenpool.encode import Embedding, Encoder
 from hiddenpool.pooling import Pooler, Strategy, parse_strategy
 from hiddenpool.pooling.spec import Side
-from hiddenpool.pooling.stages import stages_dtype
+from hiddenpool.pooling.stages import stages_dtype, stages_to_fit
 from hiddenpool.postprocess import FittedStages, stateless_stages
 from hiddenpool.serve.token_ids import id_windows
 
@@ -328,7 +328,7 @@ def _stages(
     if not strategy.needs_fitting:
         return stateless_stages(strategy, encoder.pooler(strategy).width)
     if state is None:
-        fitted = ", ".join(str(s) for s in strategy.stages if s.entry.fitted)
+        fitted = stages_to_fit(strategy.stages)
         raise ValueError(
             f"pooling={str(strategy)!r}: {fitted} must be fitted first; give `transform` "
             "(the .stages.safetensors file `hiddenpool embed --fit/--fit-self` writes)"
