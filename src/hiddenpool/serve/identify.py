@@ -140,6 +140,8 @@ def identify(
         raise ValueError("identify needs an Encoder with normalize=False: norms are compared too")
     backbone = encoder.backbone
     candidates = list(specs) if specs is not None else candidate_specs(backbone.num_layers)
+    if specs is None and backbone.pooler_status == "absent":  # decoders: no pooler_output
+        candidates = [c for c in candidates if not c.startswith("pooler")]
     runnable = []
     for spec in candidates:
         try:
