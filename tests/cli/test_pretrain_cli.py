@@ -173,3 +173,78 @@ def test_tokenizer_train_with_from_is_refused(tmp_path, capsys) -> None:
         capsys,
     )  # fmt: skip
     _one_line_error(code, err, "--tokenizer train cannot go with --from")
+
+
+@pytest.fixture(scope="module")
+def decoder(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("decoder")
+    corpus = write_corpus(folder / "corpus.txt")
+    code = main(
+        ["pretrain", str(corpus), "--out", str(folder / "gpt2"), "--objective", "clm", *TINY,
+         "--max-steps", "4"]
+    )  # fmt: skip
+    assert code == 0
+    return folder / "gpt2"
+
+
+def test_the_pretrained_decoder_in_every_command(decoder, tmp_path, capsys) -> None:
+    code, out, _ = _run(["inspect", str(decoder), "--json"], capsys)
+    assert code == 0
+    anatomy = json.loads(out)
+    assert anatomy["family"] == "gpt2" and anatomy["saved_as"] == ["GPT2LMHeadModel"]
+    assert anatomy["padding_side"] == "left"
+
+    texts = documents(30, seed=4)
+    (tmp_path / "texts.txt").write_text("\n".join(texts) + "\n")
+    vectors = tmp_path / "v.npy"
+    code, _, err = _run(
+        ["embed", str(tmp_path / "texts.txt"), "-o", str(vectors), "--model", str(decoder),
+         "--pooling", "last", "--quiet"],
+        capsys,
+    )  # fmt: skip
+    assert code == 0, err
+    assert np.load(vectors).shape == (30, 64)
+    code, out, err = _run(
+        ["identify", str(vectors), str(tmp_path / "texts.txt"), "--model", str(decoder)], capsys
+    )
+    assert code == 0, err
+    assert "last" in out.split("\n", 2)[0] + out, out
+
+    rows = ["text,score"] + [f'"{t}",{t.count("kernel") - t.count("memory")}' for t in texts]
+    (tmp_path / "data.csv").write_text("\n".join(rows) + "\n")
+    code, _, err = _run(
+        ["compare", str(tmp_path / "data.csv"), "--task", "regression", "--label-column",
+         "score", "--model", str(decoder), "--strategies", "last", "mean", "--folds", "2",
+         "--out", str(tmp_path / "cmp"), "--quiet"],
+        capsys,
+    )  # fmt: skip
+    assert code == 0, err
+    code, _, err = _run(
+        ["train", str(tmp_path / "data.csv"), "--task", "regression", "--label-column", "score",
+         "--model", str(decoder), "--pooling", "last", "--folds", "2", "--max-steps", "2",
+         "--batch-size", "8", "--out", str(tmp_path / "run"), "--quiet"],
+        capsys,
+    )  # fmt: skip
+    assert code == 0, err
+
+    code, _, err = _run(
+        ["export", str(decoder), "--pooling", "last", "-o", str(tmp_path / "st")], capsys
+    )
+    assert code == 0, err
+    from sentence_transformers import SentenceTransformer
+
+    exported = SentenceTransformer(str(tmp_path / "st"), device="cpu")
+    np.testing.assert_allclose(
+        exported.encode(texts[:5]), np.load(vectors)[:5], rtol=1e-4, atol=1e-5
+    )
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "serve"))
+    from serve_helpers import request, running
+
+    from hiddenpool.serve import create_app, load_served_model
+
+    with running(create_app(load_served_model(decoder, ["last"]))) as port:
+        status, _, body = request(port, "POST", "/v1/embeddings", {"input": texts[:3]})
+    assert status == 200, body
+    served = np.array([item["embedding"] for item in body["data"]], dtype=np.float32)
+    np.testing.assert_allclose(served, np.load(vectors)[:3], rtol=1e-4, atol=1e-5)
