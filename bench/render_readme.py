@@ -338,7 +338,7 @@ def readme_main_job() -> str:
 
 def readme_cli_startup() -> str:
     rows = [row for row in load("cli_startup")["rows"] if row["tree"] == "now"]
-    walls = [row["median_wall_seconds"] for row in rows if "datasets" not in row["command"]]
+    walls = [row["median_wall_seconds"] for row in rows if row["command"].startswith("hiddenpool")]
     return f"(at most {max(walls):.2f} s here; [bench/README.md](bench/README.md))"
 
 
