@@ -1,0 +1,382 @@
+"""The pooling study's search part: which strategy is right for retrieval and for clustering.
+
+For every model, ``run_compare`` (what ``hiddenpool compare --strategies all`` runs) on
+
+* retrieval on the registered ``manpages`` collection (every query, the whole corpus searched;
+  each NAME summary is a query, its page's DESCRIPTION relevant 2, its SEE ALSO pages 1): the
+  symmetric sweep, the query/document template pairs that fit the model (``--corpus-passes 1``
+  keeps only the pairs whose document side is the plain text, e.g. ``bge/:mean``, so the
+  corpus is read once), the model's own pooling whitened, the STS-B and probe winners of
+  docs/model-study.md, the best strategy post-processed, and the BM25 row; paired over queries;
+* clustering on ``trec``'s coarse classes (k-means, V-measure, 10 seeded runs; a seeded sample
+  of ``--cluster-limit`` questions): the symmetric sweep with the same extra rows; paired over
+  runs.
+
+Writes docs/study/<model>-search/<dataset>/results.json (with provenance) and the "Search and
+grouping" section of docs/pooling-study.md from every saved model (minilm, mpnet first).
+
+    python bench/search_study.py --models minilm
+    python bench/search_study.py --models mpnet --max-length 128 --corpus-passes 1
+    python bench/search_study.py --render          # rewrite the section from the .json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from provenance import provenance, write_results
+
+ROOT = Path(__file__).resolve().parents[1]
+DOC = ROOT / "docs" / "pooling-study.md"
+MODELS = ROOT / "docs" / "study" / "models" / "summary.json"  # bench/model_study.py's winners
+PROBES = ("vader-movies", "vader-tweets", "rotten-tomatoes")
+ORDER = ("minilm", "mpnet")
+RETRIEVAL, CLUSTERING = "manpages", "trec"
+START, END = "<!-- search-study:start -->", "<!-- search-study:end -->"
+WHITEN = (64, 128, 256)
+
+
+def folder(key: str, dataset: str) -> Path:
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(key).name) or "m"
+    return ROOT / "docs" / "study" / f"{name}-search" / dataset
+
+
+def references(key: str) -> dict[str, str]:
+    """The strategies other studies chose for this model: ``sts-b`` and each probe dataset's
+    winner in bench/model_study.py's summary (none for a model it did not study)."""
+    if not MODELS.is_file():
+        return {}
+    saved = json.loads(MODELS.read_text()).get(key, {})
+    return {name: next(iter(scores)) for name, scores in saved.items() if scores}
+
+
+def _one_pass(spec: str) -> bool:
+    from hiddenpool.pooling import parse_strategy
+
+    return parse_strategy(spec).side_template("document") is None
+
+
+def strategies(encoder: Any, key: str, two_sided: bool, corpus_passes: int | None) -> list[str]:
+    """The sweep ``--strategies all`` runs, the reference winners and the own pooling
+    whitened (post_process adds the best one's stages after ranking)."""
+    from hiddenpool.compare import default_strategies
+    from hiddenpool.pooling import parse_strategy
+
+    specs = default_strategies(encoder.backbone, sides=two_sided)
+    if corpus_passes == 1:
+        specs = [s for s in specs if _one_pass(s)]
+    own = str(encoder.strategy)
+    width = encoder.width(own)
+    specs += [*references(key).values(), *(f"{own} | whiten({k})" for k in WHITEN if k < width)]
+    return list(dict.fromkeys(str(parse_strategy(s)) for s in specs))
+
+
+def _rows(result: Any) -> list[dict[str, Any]]:
+    rows = []
+    for row in [*result.strategies, *result.baselines]:
+        rows.append(
+            {
+                "name": row.name,
+                "dim": row.dim,
+                "metrics": {m: round(s.mean, 6) for m, s in row.metrics.items()},
+                "per_unit": [round(float(v), 6) for v in row.metrics[result.primary_metric].folds],
+                "seconds": round(row.seconds, 3),
+            }
+        )
+    return rows
+
+
+def run_task(key: str, task: str, args: argparse.Namespace) -> Path:
+    """One model on one task: run_compare over the sweep, saved with provenance."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    from hiddenpool import Encoder
+    from hiddenpool.compare import load_task_data, run_compare, subsample
+    from hiddenpool.evaluate.tasks import create_task
+
+    started = provenance()
+    torch.set_num_threads(args.threads)
+    encoder = Encoder(None if key == "minilm" else key, normalize=False, max_length=args.max_length)
+    chosen = create_task(task)
+    dataset = RETRIEVAL if task == "retrieval" else CLUSTERING
+    data = load_task_data(chosen, dataset)
+    limit = args.query_limit if task == "retrieval" else args.cluster_limit
+    data = subsample(data, limit or None, seed=0)
+    passes = args.corpus_passes if task == "retrieval" else None
+    specs = strategies(encoder, key, chosen.two_sided, passes)
+    began = time.perf_counter()
+    # one BLAS/OpenMP thread: on a loaded CPU libgomp's spinning threads slow k-means ~800x
+    with threadpool_limits(args.threads):
+        run = run_compare(
+            data, encoder, specs, seed=0, batch_size=args.batch_size, show_progress=None,
+            post_process=True, task=chosen,
+        )  # fmt: skip
+    result = run.result
+    payload = {
+        "model": key,
+        "checkpoint": encoder.backbone.name,
+        "task": task,
+        "dataset": dataset,
+        "rows": result.n_rows,
+        "of": len(load_task_data(chosen, dataset)),
+        "unit": result.unit,
+        "primary_metric": result.primary_metric,
+        "own": str(encoder.strategy),
+        "references": references(key),
+        "max_length": encoder.max_length,
+        "corpus_passes": passes,
+        "documents": len(data.doc_ids) if task == "retrieval" else None,
+        "passes": run.passes,
+        "embed_seconds": round(run.embed_seconds, 1),
+        "evaluate_seconds": round(run.evaluate_seconds, 1),
+        "seconds": round(time.perf_counter() - began, 1),
+        "stages_note": run.stages_note,
+        "strategies": _rows(result),
+    }
+    path = write_results(folder(key, dataset) / "results.json", payload, started)
+    print(f"{key} {task}: {len(specs)} strategies in {payload['seconds']} s", flush=True)
+    return path
+
+
+# ---------------------------------------------------------------- rendering from the .json
+
+
+def _paired(saved: dict, a: str, b: str) -> Any:
+    from hiddenpool.evaluate.stats import PairedDifference
+
+    rows = {r["name"]: r for r in saved["strategies"]}
+    return PairedDifference.between(
+        a, b, saved["primary_metric"], True, rows[a]["per_unit"], rows[b]["per_unit"]
+    )
+
+
+def _ci(d: Any) -> str:
+    mark = "" if not d.exceeds_noise else (" ▲" if d.mean > 0 else " ▼")
+    return f"{d.mean:+.4f} [{d.ci_low:+.4f}, {d.ci_high:+.4f}]{mark}"
+
+
+def _said(d: Any, what: str, than: str) -> str:
+    if not d.exceeds_noise:
+        return f"{what} and {than} do not differ beyond the noise ({_ci(d)})"
+    word = "beats" if d.mean > 0 else "loses to"
+    return f"{what} {word} {than} ({_ci(d)})"
+
+
+def _ranked(saved: dict) -> list[dict]:
+    dense = [r for r in saved["strategies"] if r["name"] != "bm25"]
+    return sorted(dense, key=lambda r: -r["metrics"][saved["primary_metric"]])
+
+
+def _whitened(saved: dict, base: str) -> list[str]:
+    names = [r["name"] for r in saved["strategies"]]
+    return [n for n in names if n.startswith(f"{base} | whiten(")]
+
+
+def _shown(saved: dict) -> list[tuple[str, str]]:
+    """(strategy, why it is shown) for the table, in order."""
+    own, ranked = saved["own"], _ranked(saved)
+    names = {r["name"] for r in saved["strategies"]}
+    rows = [(own, "the model's own pooling (the default)")]
+    rows += [(r["name"], f"rank {i} of this sweep") for i, r in enumerate(ranked[:3], start=1)]
+    for dataset, spec in saved["references"].items():
+        what = "STS-B" if dataset == "sts-b" else dataset
+        rows.append((spec, f"winner on {what} (docs/model-study.md)"))
+    for name in sorted(names):
+        if "/" in name.split("|")[0] and name.endswith(":mean"):
+            rows.append((name, "query/document templates"))
+    for base in dict.fromkeys([own, ranked[0]["name"]]):
+        rows += [(n, "whitened, fitted on the " + _fitted(saved)) for n in _whitened(saved, base)]
+    if "bm25" in names:
+        rows.append(("bm25", "lexical baseline (bm25s)"))
+    seen: dict[str, str] = {}
+    for name, why in rows:
+        seen[name] = f"{seen[name]}; {why}" if name in seen else why
+    return list(seen.items())
+
+
+def _fitted(saved: dict) -> str:
+    return "corpus documents" if saved["task"] == "retrieval" else "texts clustered"
+
+
+def _table(saved: dict) -> list[str]:
+    rows = {r["name"]: r for r in saved["strategies"]}
+    rank = {r["name"]: i for i, r in enumerate(_ranked(saved), start=1)}
+    own, metric = saved["own"], saved["primary_metric"]
+    extra = ["recall@100", "mrr@10"] if saved["task"] == "retrieval" else []
+    unit = "queries" if saved["task"] == "retrieval" else "runs"
+    lines = [
+        f"| strategy | why shown | rank | {metric} | "
+        + "".join(f"{m} | " for m in extra)
+        + f"− `{own}`, paired over {unit} (95% CI) |",
+        "|---|---|---|---|" + "---|" * len(extra) + "---|",
+    ]
+    for name, why in _shown(saved):
+        row = rows[name]
+        vs = "—" if name == own else _ci(_paired(saved, name, own))
+        cells = "".join(f"{row['metrics'][m]:.4f} | " for m in extra)
+        shown = name.replace("|", "\\|")
+        lines.append(
+            f"| `{shown}` | {why} | {rank.get(name, '—')} | {row['metrics'][metric]:.4f} | "
+            f"{cells}{vs} |"
+        )
+    return lines
+
+
+def _setup(saved: dict) -> str:
+    prov = saved["provenance"]
+    command = prov["command"].replace("python ", "", 1)
+    size = f"{saved['rows']} of {saved['of']} {'queries' if saved['unit'] == 'query' else 'texts'}"
+    if saved["task"] == "retrieval":
+        size += f", all {saved['documents']} documents searched"
+    if saved["rows"] < saved["of"]:
+        size += " (a seeded sample, seed 0)"
+    passes = ""
+    if saved.get("corpus_passes") == 1:
+        passes = (
+            " Only the template pairs whose document side is the plain text were swept "
+            "(one pass over the corpus), to keep this model's run short on a shared CPU."
+        )
+    return (
+        f"`python {command}` at commit `{prov['git_commit'][:8]}` on {prov['date_utc'][:10]} "
+        f"({prov['cpu']}, {prov['torch_threads']} torch thread, load {prov['load_before'][0]} "
+        f"before and {prov['load_after'][0]} after), `{saved['checkpoint']}`, "
+        f"{saved['max_length']} tokens per text, {size}; {len(saved['strategies'])} rows, "
+        f"{saved['passes']} forward passes, embedding {saved['embed_seconds']:.0f} s and "
+        f"scoring {saved['evaluate_seconds']:.0f} s. {saved['stages_note']}{passes}"
+    )
+
+
+def _findings(saved: dict) -> list[str]:
+    own, best = saved["own"], _ranked(saved)[0]["name"]
+    names = {r["name"] for r in saved["strategies"]}
+    task = "retrieval" if saved["task"] == "retrieval" else "clustering"
+    lines = []
+    if best != own:
+        said = _said(_paired(saved, best, own), f"`{best}`", f"`{own}`")
+        lines.append(f"- Best of the sweep: {said}.")
+    else:
+        lines.append(f"- The model's own pooling `{own}` is the best of the sweep.")
+    refs = saved["references"]
+    for dataset, spec in refs.items():
+        what = "STS-B" if dataset == "sts-b" else dataset
+        if spec == best:
+            lines.append(f"- The {what} winner `{spec}` also wins {task}.")
+            continue
+        d = _paired(saved, spec, best)
+        lines.append(
+            f"- The {what} winner `{spec}` against the {task} winner: "
+            f"{_said(d, f'`{spec}`', f'`{best}`')}; against the own pooling: "
+            f"{_said(_paired(saved, spec, own), f'`{spec}`', f'`{own}`')}."
+        )
+    for name in sorted(n for n in names if "/" in n.split("|")[0] and n.endswith(":mean")):
+        lines.append(f"- Templates: {_said(_paired(saved, name, own), f'`{name}`', f'`{own}`')}.")
+    for base in dict.fromkeys([own, best]):
+        for name in _whitened(saved, base):
+            d = _paired(saved, name, base)
+            lines.append(f"- Whitening: {_said(d, f'`{name}`', f'`{base}`')}.")
+    if "bm25" in names:
+        for name in dict.fromkeys([own, best]):
+            d = _paired(saved, name, "bm25")
+            lines.append(f"- Dense against BM25: {_said(d, f'`{name}`', 'BM25')}.")
+    return lines
+
+
+def section(key: str, saved: dict) -> str:
+    what = (
+        "retrieval on manpages (nDCG@10)"
+        if saved["task"] == "retrieval"
+        else "clustering on trec coarse classes (V-measure)"
+    )
+    return "\n".join(
+        [
+            f"### {key}: {what}",
+            "",
+            _setup(saved),
+            "",
+            *_table(saved),
+            "",
+            "**Findings** (▲/▼: the 95% interval excludes 0; anything else is no difference "
+            "this data can show):",
+            "",
+            *_findings(saved),
+            "",
+        ]
+    )
+
+
+HEAD = """## Search and grouping
+
+Does the strategy that wins for STS-B or for the probes also win for search and for grouping?
+From bench/search_study.py: `run_compare` (what `hiddenpool compare --strategies all` runs)
+with each model's own pooling as the default, on retrieval over the registered `manpages`
+collection (constructed from Debian's manual pages: each page's NAME summary is a query, its
+DESCRIPTION the relevant document (grade 2) and its SEE ALSO pages grade 1; exact cosine
+search, nDCG@10 by pytrec_eval; `hiddenpool datasets -v`) and k-means clustering of `trec`'s
+coarse question classes (MTEB's protocol, V-measure over 10 seeded runs). Every difference is
+paired: over queries for retrieval (a Student-t interval of the per-query nDCG@10 differences),
+over the seeded runs for clustering. The STS-B and probe winners are those of
+docs/model-study.md (bench/model_study.py's summary). Every number below is rendered from
+docs/study/<model>-search/<dataset>/results.json.
+
+The third model, the raw Linux-docs RoBERTa, is pending: it is being retrained stronger
+(issue #22), and its rows will be added when that model exists. No number here is about it.
+"""
+
+
+def render() -> str:
+    parts = [HEAD]
+    found = sorted(
+        ROOT.glob("docs/study/*-search/*/results.json"),
+        key=lambda p: (
+            ORDER.index(p.parts[-3][: -len("-search")])
+            if p.parts[-3][: -len("-search")] in ORDER
+            else len(ORDER),
+            p.parts[-3],
+            p.parts[-2] != RETRIEVAL,
+        ),
+    )
+    for path in found:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        parts.append(section(saved["model"], saved))
+    return "\n".join(parts)
+
+
+def replace_section(text: str) -> None:
+    block = f"{START}\n{text.rstrip()}\n{END}"
+    body = DOC.read_text(encoding="utf-8")
+    if START in body:
+        body = re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _: block, body, flags=re.S)
+    else:
+        body = body.rstrip("\n") + "\n\n" + block + "\n"
+    DOC.write_text(body, encoding="utf-8")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", default=["minilm"], metavar="MODEL")
+    parser.add_argument("--tasks", nargs="+", default=["retrieval", "clustering"])
+    parser.add_argument("--max-length", type=int, default=None, help="tokens; None: the model's")
+    parser.add_argument("--corpus-passes", type=int, default=None, choices=[1])
+    parser.add_argument("--query-limit", type=int, default=0, help="queries; 0: all")
+    parser.add_argument("--cluster-limit", type=int, default=2000, help="texts; 0: all")
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--render", action="store_true", help="only rebuild the section")
+    args = parser.parse_args()
+    for key in [] if args.render else args.models:
+        for task in args.tasks:
+            run_task(key, task, args)
+    replace_section(render())
+    print(f"wrote {DOC.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
