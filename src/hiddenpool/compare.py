@@ -42,6 +42,7 @@ __all__ = [
     "load_labelled",
     "load_task_data",
     "post_processed",
+    "registered_task",
     "run_compare",
     "subsample",
     "template_strategies",
@@ -100,6 +101,19 @@ def template_strategies(backbone: Backbone) -> tuple[list[str], list[str]]:
             continue
         specs += [f"{name}:{template.pooler}", f"{name}:mean"]
     return list(dict.fromkeys(specs)), notes
+
+
+def registered_task(data: str | None) -> str | None:
+    """The task of registered dataset ``data`` (the default dataset's for None); None when
+    ``data`` is a file or folder, which says nothing of its task.
+
+    Raises:
+        ValueError: ``data`` looks like a dataset name but none is registered so.
+    """
+    looks_like_a_name = data is not None and "/" not in data and "." not in data
+    if data is None or (looks_like_a_name and not Path(data).exists()):
+        return get_dataset_info(data or DEFAULT_DATASET).task
+    return None
 
 
 def load_labelled(
@@ -241,6 +255,7 @@ class CompareRun:
     evaluate_seconds: float
     stages_note: str = ""
     passes: int = 1  # forward passes: per side embedded, one per distinct prompt template
+    sides: tuple[str, ...] = ("document",)  # the sides embedded (queries, documents)
 
 
 def run_compare(

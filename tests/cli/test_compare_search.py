@@ -231,3 +231,13 @@ def test_clustering_with_one_class_is_one_line(tmp_path, tiny_dir, capsys):
     lines = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(lines) == 1 and "one.csv" in lines[0] and "2 classes" in lines[0]
     assert not out.exists()
+
+
+def test_a_registered_dataset_names_its_task_a_path_does_not(beir):
+    from hiddenpool.compare import registered_task
+
+    assert registered_task("manpages") == "retrieval"
+    assert registered_task("sts-b") == "similarity" and registered_task(None) == "regression"
+    assert registered_task(str(beir)) is None
+    with pytest.raises(ValueError, match="imdb"):
+        registered_task("imdb")

@@ -143,6 +143,7 @@ def run(args: argparse.Namespace) -> int:
         fit_split_texts,
         load_labelled,
         load_task_data,
+        registered_task,
         run_compare,
         subsample,
         template_strategies,
@@ -158,11 +159,12 @@ def run(args: argparse.Namespace) -> int:
     source = args.dataset or args.data
     columns = {"text_column": args.text_column, "label_columns": args.label_columns}
     pairs = tuple(args.pair_columns) if args.pair_columns else None
-    if args.task is None:  # the dataset says
+    name = args.task or registered_task(source)  # a registered dataset knows its own
+    if name is None:  # a file without --task: load_labelled says what is missing
         data = load_labelled(source, None, args.text_column, args.label_columns, pairs, args.split)
         task = create_task(data.task)
     else:
-        task = _task(args)
+        task = _task(name, args)
         data = load_task_data(
             task,
             source,
@@ -213,26 +215,31 @@ def run(args: argparse.Namespace) -> int:
     if compared.stages_note:
         print(f"\n{compared.stages_note}")
     print(
-        f"\n{len(compared.strategies)} strategies on {compared.rows} rows of {data.name}: "
-        f"embedding {compared.embed_seconds:.1f} s ({_passes(compared.passes)}), scoring "
+        f"\n{len(compared.strategies)} strategies on {compared.rows} "
+        f"{'queries' if task.unit == 'query' else 'rows'} of {data.name}: "
+        f"embedding {compared.embed_seconds:.1f} s ({_passes(compared.passes, compared.sides)}), "
+        "scoring "
         f"{compared.evaluate_seconds:.1f} s. Report: {written['report']}",
         file=sys.stderr,
     )
     return 0
 
 
-def _passes(count: int) -> str:
-    """``one pass``, or ``3 passes: one per prompt template`` when templates were compared."""
+def _passes(count: int, sides: tuple[str, ...] = ("document",)) -> str:
+    """``one pass``, or ``3 passes: one per prompt template`` when templates were compared;
+    with queries and documents, the passes of both sides."""
+    if len(sides) > 1:
+        return f"{count} passes: {' and '.join(sides)} texts, one per template on each side"
     return "one pass" if count == 1 else f"{count} passes: the text, and one per prompt template"
 
 
-def _task(args: argparse.Namespace) -> Task:
+def _task(name: str, args: argparse.Namespace) -> Task:
     """The task named by --task, with the options its type takes (--top-k, --runs...)."""
     import inspect
 
     from hiddenpool.evaluate.tasks import get_task_class
 
-    cls = get_task_class(args.task)
+    cls = get_task_class(name)
     accepted = inspect.signature(cls.__init__).parameters
     options = {"k": args.k, "similarity": args.similarity, "bm25": args.bm25, "runs": args.runs}
     return cls(**{key: value for key, value in options.items() if key in accepted})
