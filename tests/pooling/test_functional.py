@@ -120,3 +120,18 @@ def test_min_pooling_ignores_padding_unlike_the_seed():
     hidden = torch.full((1, 4, 2), 5.0)
     mask = torch.tensor([[True, True, False, False]])
     assert F.masked_min(hidden, mask).tolist() == [[5.0, 5.0]]
+
+
+@pytest.mark.parametrize("p", [-40.0, 0.5, 3.0, 40.0, 1000.0])
+def test_gem_stays_finite_and_exact_for_large_exponents(p):
+    """gem(p=1000) overflowed float32 (x^p = inf) and pooled to nan. The reference works in
+    float64 logs, (log-mean-exp of p*log x) / p, so it overflows at no p."""
+    hidden, mask = _batch()
+    hidden = hidden.abs() + 0.1  # GeM's domain; padding values are larger than some real ones
+    out = F.masked_gem(hidden, mask, p)
+    assert torch.isfinite(out).all()
+    expected = []
+    for row in _rows(hidden, mask):
+        logs = p * torch.log(row.clamp(min=1e-6))
+        expected.append(((torch.logsumexp(logs, 0) - math.log(len(row))) / p).exp())
+    torch.testing.assert_close(out, torch.stack(expected).float(), atol=1e-5, rtol=1e-5)

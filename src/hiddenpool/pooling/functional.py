@@ -77,10 +77,18 @@ def masked_gem(hidden: Tensor, mask: Tensor, p: float | Tensor = 3.0, eps: float
     mean; large ``p`` approaches the max.
     """
     h = hidden.to(torch.float32).clamp(min=eps)
-    powered = h.pow(p)
+    # (mean(x^p))^(1/p) = s * (mean((x/s)^p))^(1/p) for any s > 0. With s the largest x (the
+    # smallest for p < 0) every (x/s)^p is at most 1, so a large |p| cannot overflow float32
+    # to inf (gem(p=1000) pooled to nan); s is detached: the identity holds whatever s is.
+    positive = torch.as_tensor(p, dtype=torch.float32) > 0
+    scale = torch.where(positive, masked_max(h, mask), masked_min(h, mask)).clamp(min=eps)
+    scale = scale.detach().unsqueeze(1)
+    # Padding may lie beyond s: its ratio is set to 1 (finite under any p), then masked out.
+    ratio = (h / scale).masked_fill(~mask.unsqueeze(-1), 1.0)
+    powered = ratio.pow(p)
     # The clamp keeps the root's gradient finite on empty rows; it never binds on real ones.
     pooled = masked_mean(powered, mask).clamp(min=torch.finfo(torch.float32).tiny)
-    out = pooled.pow(1.0 / p)
+    out = scale.squeeze(1) * pooled.pow(1.0 / p)
     return out.masked_fill(~mask.any(dim=1, keepdim=True), 0.0)
 
 
