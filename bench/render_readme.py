@@ -477,6 +477,38 @@ def readme_serve() -> str:
     )
 
 
+def search_cost() -> str:
+    r = load("search_cost")
+    memory = [
+        f"| {m['docs']:,} | {m['chunk']:,} | {m['peak_mb']:.1f} | {m['vectors_mb']:.1f} "
+        f"| {m['peak_mb'] - m['vectors_mb']:.1f} | {m['full_matrix_mb']:.1f} |"
+        for m in r["memory"]
+    ]
+    return "\n".join(
+        [
+            "",
+            provenance_line(r),
+            f"{r['docs']:,} passages, {r['queries']:,} queries, {r['strategies']} strategies, "
+            f"{r['threads']} thread(s).",
+            "",
+            "| | wall seconds | process CPU seconds |",
+            "|---|---|---|",
+            f"| embedding (one pass, every strategy) | {_s(r['embed_s'])} "
+            f"| {_s(r['embed_cpu_s'])} |",
+            f"| scoring every strategy: search + metrics | {_s(r['scoring_s'])} "
+            f"({_s(r['search_s'])} + {_s(r['metrics_s'])}) | {_s(r['scoring_cpu_s'])} |",
+            f"| scoring / embedding | {100 * r['scoring_over_embedding']:.1f}% "
+            f"| {100 * r['scoring_over_embedding_cpu']:.1f}% |",
+            "",
+            "| documents | chunk | search peak, MiB | one copy of the vectors, MiB "
+            f"| peak less that copy, MiB | one {r['queries']:,} x documents matrix, MiB |",
+            "|---|---|---|---|---|---|",
+            *memory,
+            "",
+        ]
+    )
+
+
 RENDERERS: dict[str, Callable[[], str]] = {
     "embed_throughput": embed_throughput,
     "embed_sweep": embed_sweep,
@@ -488,6 +520,7 @@ RENDERERS: dict[str, Callable[[], str]] = {
     "fit_self_cost": fit_self_cost,
     "main_job": main_job,
     "serve_load": serve_load,
+    "search_cost": search_cost,
     "readme_main_job": readme_main_job,
     "readme_cli_startup": readme_cli_startup,
     "readme_serve": readme_serve,
