@@ -205,8 +205,11 @@ def test_datasets_command_says_it_is_constructed(capsys: pytest.CaptureFixture[s
         and "1,098" in row
         and "Debian manpages=6.03-2 manpages-dev=6.03-2" in row
     )
-    trec = next(line for line in out.splitlines() if line.startswith("trec "))
-    assert "classification,clustering" in trec
+    for name in ("trec", "rotten-tomatoes", "vader-movies-polarity"):
+        row = next(line for line in out.splitlines() if line.startswith(f"{name} "))
+        assert "classification,clustering" in row, name
+    row = next(line for line in out.splitlines() if line.startswith("vader-movies "))
+    assert "clustering" not in row
     assert main(["datasets", "-v"]) == 0
     verbose = capsys.readouterr().out
     info = get_dataset_info("manpages")

