@@ -112,8 +112,11 @@ def run_task(key: str, task: str, args: argparse.Namespace) -> Path:
     data = subsample(data, limit or None, seed=0)
     passes = args.corpus_passes if task == "retrieval" else None
     specs = strategies(encoder, key, chosen.two_sided, passes)
+    import sklearn.cluster  # noqa: F401 - loads sklearn's libgomp, so the limit below reaches it
+
     began = time.perf_counter()
-    # one BLAS/OpenMP thread: on a loaded CPU libgomp's spinning threads slow k-means ~800x
+    # --threads BLAS/OpenMP threads: on a loaded CPU libgomp's spinning threads slow k-means
+    # ~800x; threadpoolctl limits only the libraries loaded when it is entered
     with threadpool_limits(args.threads):
         run = run_compare(
             data, encoder, specs, seed=0, batch_size=args.batch_size, show_progress=None,
@@ -186,9 +189,8 @@ def _shown(saved: dict) -> list[tuple[str, str]]:
     names = {r["name"] for r in saved["strategies"]}
     rows = [(own, "the model's own pooling (the default)")]
     rows += [(r["name"], f"rank {i} of this sweep") for i, r in enumerate(ranked[:3], start=1)]
-    for dataset, spec in saved["references"].items():
-        what = "STS-B" if dataset == "sts-b" else dataset
-        rows.append((spec, f"winner on {what} (docs/model-study.md)"))
+    for spec, won in _by_spec(saved).items():
+        rows.append((spec, f"winner on {won} (docs/model-study.md)"))
     for name in sorted(names):
         if "/" in name.split("|")[0] and name.endswith(":mean"):
             rows.append((name, "query/document templates"))
@@ -200,6 +202,14 @@ def _shown(saved: dict) -> list[tuple[str, str]]:
     for name, why in rows:
         seen[name] = f"{seen[name]}; {why}" if name in seen else why
     return list(seen.items())
+
+
+def _by_spec(saved: dict) -> dict[str, str]:
+    """Each reference winner and the datasets it won (``STS-B``, ``vader-tweets, ...``)."""
+    out: dict[str, list[str]] = {}
+    for dataset, spec in saved["references"].items():
+        out.setdefault(spec, []).append("STS-B" if dataset == "sts-b" else dataset)
+    return {spec: ", ".join(names) for spec, names in out.items()}
 
 
 def _fitted(saved: dict) -> str:
@@ -238,6 +248,7 @@ def _setup(saved: dict) -> str:
         size += f", all {saved['documents']} documents searched"
     if saved["rows"] < saved["of"]:
         size += " (a seeded sample, seed 0)"
+    plural = "es" if saved["passes"] > 1 else ""
     passes = ""
     if saved.get("corpus_passes") == 1:
         passes = (
@@ -249,7 +260,7 @@ def _setup(saved: dict) -> str:
         f"({prov['cpu']}, {prov['torch_threads']} torch thread, load {prov['load_before'][0]} "
         f"before and {prov['load_after'][0]} after), `{saved['checkpoint']}`, "
         f"{saved['max_length']} tokens per text, {size}; {len(saved['strategies'])} rows, "
-        f"{saved['passes']} forward passes, embedding {saved['embed_seconds']:.0f} s and "
+        f"{saved['passes']} forward pass{plural}, embedding {saved['embed_seconds']:.0f} s and "
         f"scoring {saved['evaluate_seconds']:.0f} s. {saved['stages_note']}{passes}"
     )
 
@@ -264,9 +275,7 @@ def _findings(saved: dict) -> list[str]:
         lines.append(f"- Best of the sweep: {said}.")
     else:
         lines.append(f"- The model's own pooling `{own}` is the best of the sweep.")
-    refs = saved["references"]
-    for dataset, spec in refs.items():
-        what = "STS-B" if dataset == "sts-b" else dataset
+    for spec, what in _by_spec(saved).items():
         if spec == best:
             lines.append(f"- The {what} winner `{spec}` also wins {task}.")
             continue
@@ -331,6 +340,45 @@ The third model, the raw Linux-docs RoBERTa, is pending: it is being retrained s
 """
 
 
+def _best_of(saved: dict, names: list[str], base: str) -> str:
+    """The best-scoring of ``names`` minus ``base``, paired, with its name; — if none."""
+    if not names:
+        return "—"
+    metric = saved["primary_metric"]
+    rows = {r["name"]: r for r in saved["strategies"]}
+    name = max(names, key=lambda n: rows[n]["metrics"][metric])
+    shown = name.replace("|", "\\|")
+    return f"`{shown}` {_ci(_paired(saved, name, base))}"
+
+
+def overview(found: list[dict]) -> list[str]:
+    """One row per model and task: each question's answer against the own pooling."""
+    lines = [
+        "Each cell: a strategy minus the model's own pooling on the same queries (retrieval, "
+        "nDCG@10) or seeded runs (clustering, V-measure), mean and 95% interval; ▲/▼ where it "
+        "excludes 0. Details per model and task below.",
+        "",
+        "| model | task | own pooling | winner of the sweep | STS-B winner | best template pair "
+        "| best whitening of the own pooling | own pooling − BM25 |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for saved in found:
+        own, metric = saved["own"], saved["primary_metric"]
+        rows = {r["name"]: r for r in saved["strategies"]}
+        best = _ranked(saved)[0]["name"]
+        sts = saved["references"].get("sts-b")
+        pairs = [n for n in rows if "/" in n.split("|")[0]]
+        bm25 = _ci(_paired(saved, own, "bm25")) if "bm25" in rows else "—"
+        task = "retrieval, manpages" if saved["task"] == "retrieval" else "clustering, trec"
+        lines.append(
+            f"| {saved['model']} | {task} | `{own}` {rows[own]['metrics'][metric]:.4f} | "
+            f"{_best_of(saved, [best], own)} | {_best_of(saved, [sts] if sts else [], own)} | "
+            f"{_best_of(saved, pairs, own)} | {_best_of(saved, _whitened(saved, own), own)} | "
+            f"{bm25} |"
+        )
+    return [*lines, ""]
+
+
 def render() -> str:
     parts = [HEAD]
     found = sorted(
@@ -343,9 +391,10 @@ def render() -> str:
             p.parts[-2] != RETRIEVAL,
         ),
     )
-    for path in found:
-        saved = json.loads(path.read_text(encoding="utf-8"))
-        parts.append(section(saved["model"], saved))
+    saved = [json.loads(path.read_text(encoding="utf-8")) for path in found]
+    if saved:
+        parts += ["\n".join(overview(saved))]
+    parts += [section(one["model"], one) for one in saved]
     return "\n".join(parts)
 
 
