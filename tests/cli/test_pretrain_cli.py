@@ -248,3 +248,34 @@ def test_the_pretrained_decoder_in_every_command(decoder, tmp_path, capsys) -> N
     assert status == 200, body
     served = np.array([item["embedding"] for item in body["data"]], dtype=np.float32)
     np.testing.assert_allclose(served, np.load(vectors)[:3], rtol=1e-4, atol=1e-5)
+
+
+def test_clm_from_an_encoder_is_one_line(tmp_path, capsys) -> None:
+    corpus = write_corpus(tmp_path / "c.txt", n=20)
+    code, _, err = _run(
+        ["pretrain", str(corpus), "--out", str(tmp_path / "out"), "--objective", "clm",
+         "--from", "minilm", "--max-steps", "1", "--quiet"],
+        capsys,
+    )  # fmt: skip
+    _one_line_error(code, err, "--from minilm: a bert encoder, not a decoder")
+    assert not (tmp_path / "out").exists()
+
+
+def test_clm_continued_from_a_tiny_gpt2_trains_it(tiny_dir, tmp_path, capsys) -> None:
+    corpus = write_corpus(tmp_path / "c.txt", n=200)
+    gpt2 = tiny_dir("gpt2")
+    capsys.readouterr()
+    out = tmp_path / "out"
+    code, stdout, err = _run(
+        ["pretrain", str(corpus), "--out", str(out), "--objective", "clm", "--from", str(gpt2),
+         "--max-length", "32", "--batch-size", "4", "--max-steps", "2", "--eval-fraction", "0.1",
+         "--max-eval-blocks", "4", "--quiet"],
+        capsys,
+    )  # fmt: skip
+    assert code == 0, err
+    assert "held-out CLM loss" in stdout
+    record = json.loads((out / "pretrain.json").read_text())
+    assert record["model"]["architecture"] == "GPT2LMHeadModel" and record["model"]["from"]
+    from transformers import AutoTokenizer
+
+    assert AutoTokenizer.from_pretrained(out).padding_side == "left"

@@ -8,11 +8,13 @@ from typing import Any
 
 import torch
 
+from hiddenpool.backbone.families import FAMILIES, family_facts
 from hiddenpool.pretrain.config import SIZES, PretrainConfig
 
 __all__ = ["check_max_length", "continued_model", "new_model"]
 
 _POSITIONS_AFTER_PAD = ("roberta", "xlm-roberta", "camembert", "mpnet")
+_DECODER = family_facts("unknown-decoder", is_decoder=True)  # families not listed: decoders
 
 
 def continued_model(config: PretrainConfig) -> tuple[Any, Any, list[str], str]:
@@ -27,7 +29,7 @@ def continued_model(config: PretrainConfig) -> tuple[Any, Any, list[str], str]:
             mask token (MLM).
         FileNotFoundError: no such model.
     """
-    from transformers import AutoModelForCausalLM, AutoModelForMaskedLM, AutoTokenizer
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForMaskedLM, AutoTokenizer
 
     clm = config.objective == "clm"
     auto: Any = AutoModelForCausalLM if clm else AutoModelForMaskedLM
@@ -41,6 +43,8 @@ def continued_model(config: PretrainConfig) -> tuple[Any, Any, list[str], str]:
             raise FileNotFoundError(f"--from {config.from_model}: no config.json, so not a model")
         check_local_checkpoint(source, allow_pickle=False, trust_remote_code=False)
     try:
+        if clm:
+            _check_decoder(config, AutoConfig.from_pretrained(source).model_type)
         tokenizer = AutoTokenizer.from_pretrained(source)
         model, info = auto.from_pretrained(
             source, output_loading_info=True, use_safetensors=True, dtype=torch.float32
@@ -78,6 +82,15 @@ def continued_model(config: PretrainConfig) -> tuple[Any, Any, list[str], str]:
         f"{model.config.hidden_size} wide) continued"
     )
     return model, tokenizer, fresh, description
+
+
+def _check_decoder(config: PretrainConfig, model_type: str) -> None:
+    """Refuse an encoder for CLM (transformers gives BERT a causal head it was not trained for)."""
+    if FAMILIES.get(model_type, _DECODER).summary == "first":
+        raise ValueError(
+            f"--from {config.from_model}: a {model_type} encoder, not a decoder; --objective clm "
+            "continues decoders such as GPT-2, Llama, Qwen or Mistral (encoders train with mlm)"
+        )
 
 
 def new_model(config: PretrainConfig, tokenizer: Any) -> tuple[Any, str]:
