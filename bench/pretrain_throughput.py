@@ -15,7 +15,8 @@ FLOP/s is the usual 6 x parameters x tokens/s, set against this CPU's measured m
 (2048 x 2048, same thread count, bf16 and fp32). Results: bench/results/pretrain_throughput.json.
 
     python bench/pretrain_throughput.py                 # 3 rounds, 16 steps, batch 16, length 128
-    python bench/pretrain_throughput.py --render        # the bench/README.md section from the file
+
+bench/README.md's section is rendered from the results file by ``bench/render_readme.py``.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from provenance import RESULTS, provenance, write_results
+from provenance import provenance, write_results
 
 NAME = "pretrain_throughput"
 VARIANTS = ("hiddenpool", "plain", "hiddenpool-fp32")
@@ -239,44 +240,6 @@ def measure(args: argparse.Namespace) -> Path:
     return write_results(NAME, payload, started)
 
 
-def render(path: Path) -> str:
-    data = json.loads(path.read_text())
-    s, prov = data["summary"], data["provenance"]
-    peak = data["matmul_peak_flop_per_second"]
-    settings = data["settings"]
-    lines = [
-        "## Pretraining throughput",
-        "",
-        f"`bench/pretrain_throughput.py` ({settings['rounds']} interleaved rounds, RoBERTa "
-        f"'{settings['size']}' MLM, {data['parameters'] / 1e6:.1f}M parameters, batch "
-        f"{settings['batch_size']} x {settings['max_length']} tokens, {settings['steps']} steps, "
-        f"{settings['threads']} thread; load {prov['load_before'][0]} before, "
-        f"{prov['load_after'][0]} after; `bench/results/{NAME}.json`). Real tokens trained on "
-        "per second (median, range):",
-        "",
-        "| run | tokens/s | achieved GFLOP/s (6ND) | of bf16 peak | of fp32 peak |",
-        "|---|---|---|---|---|",
-    ]
-    for variant in VARIANTS:
-        t, f = s[variant]["tokens_per_second"], s[variant]["flop_per_second"]
-        lines.append(
-            f"| {variant} | {t['median']:.0f} ({t['min']:.0f}-{t['max']:.0f}) | "
-            f"{f['median'] / 1e9:.1f} | {s[variant]['share_of_bf16_peak']:.0%} | "
-            f"{s[variant]['share_of_fp32_peak']:.0%} |"
-        )
-    ratio = data["speedup_over_plain"]
-    lines += [
-        "",
-        f"hiddenpool against the plain script: {ratio['median']:.2f}x (per round "
-        f"{ratio['min']:.2f}-{ratio['max']:.2f}x). Matmul peak on this CPU at the same threads: "
-        f"{peak['bfloat16'] / 1e9:.0f} GFLOP/s bf16, {peak['float32'] / 1e9:.0f} fp32. bf16 "
-        f"against fp32 on the same blocks and masks: per-step training loss within "
-        f"{data['bf16_vs_fp32_max_loss_gap']:.3f} over {data['curves_per_run']} steps.",
-        "",
-    ]
-    return "\n".join(lines)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", type=Path, default=None, help="default: the Linux docs")
@@ -288,14 +251,10 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--render", action="store_true")
     parser.add_argument("--plain-worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.plain_worker:
         print(json.dumps(_plain_worker(json.loads(args.plain_worker))))
-        return
-    if args.render:
-        print(render(RESULTS / f"{NAME}.json"))
         return
     if args.corpus is None:
         from pretrain_linux import linux_doc_corpus
