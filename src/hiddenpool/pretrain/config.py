@@ -75,8 +75,9 @@ class PretrainConfig:
         logging_steps: log the training loss every this many steps.
         seed: seeds initialisation, data order and the held-out masks.
         device: ``auto``, ``cpu``, ``cuda``...
-        precision: ``auto``, ``fp32``, ``fp16``, ``bf16``. On a CPU ``bf16`` is autocast (fast
-            where the CPU has AMX/AVX-512 bf16), ``auto`` is fp32 and ``fp16`` is refused.
+        precision: ``auto``, ``fp32``, ``fp16``, ``bf16``. On a CPU ``bf16`` is autocast (its loss
+            follows fp32's; whether it is faster depends on the CPU and the model's size),
+            ``auto`` is fp32 and ``fp16`` is refused.
     """
 
     corpus: str
