@@ -102,6 +102,7 @@ def test_retrieval_on_a_beir_folder_matches_pytrec_eval_by_hand(tmp_path, tiny_d
     report = (out / "report.md").read_text()
     assert "bm25 (baseline, no vectors)" in report and "(baseline)" in capsys.readouterr().out
     assert "fitted on the 30 corpus documents only" in report
+    assert "| `mean \\| whiten(8)` |" in report  # the spec's pipe does not split its cell
 
 
 def test_retrieval_from_a_table_with_several_rows_per_query(tmp_path, tiny_dir):

@@ -189,7 +189,7 @@ def _markdown(
     head += [f"{param} chosen (range over folds)"] if param else []
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for rank, s in enumerate(result.ranked(), start=1):
-        name = f"`{s.name}`" + (" (default)" if s.name == default else "")
+        name = f"`{s.name}`".replace("|", "\\|") + (" (default)" if s.name == default else "")
         if s.at_grid_edge:
             name += " †"
         row = [str(rank), name, _mean_std(s.metrics[primary]), _ci(s.metrics[primary])]
