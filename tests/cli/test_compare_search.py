@@ -210,6 +210,8 @@ def test_bad_search_input_is_one_line_exit_2_nothing_written(
 ):
     import re
 
+    tiny_dir("bert")  # built (with its progress bar) before the error output is read
+    capsys.readouterr()
     folder = _bad_beir(tmp_path, case)
     extra = ["--top-k", "5"] if case == "k" else []
     code, out = _run(
@@ -223,6 +225,8 @@ def test_bad_search_input_is_one_line_exit_2_nothing_written(
 
 
 def test_clustering_with_one_class_is_one_line(tmp_path, tiny_dir, capsys):
+    tiny_dir("bert")
+    capsys.readouterr()
     path = tmp_path / "one.csv"
     path.write_text("text,topic\n" + "".join(f"{t},same\n" for t in _texts(6, 5)))
     code, out = _run(
