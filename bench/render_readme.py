@@ -312,7 +312,8 @@ def main_job() -> str:
             provenance_line(r),
             f"Threads: {r['threads'] or 'torch default'}.",
             "",
-            "| command | rows | strategies | wall seconds (each round) | embedding s | probing s |",
+            "| command | rows | strategies | wall seconds (each round) | embedding s (median) "
+            "| probing s (median) |",
             "|---|---|---|---|---|---|",
             *rows,
             "",
