@@ -343,6 +343,7 @@ def run_compare(
         passes=sum(
             len({parse_strategy(spec).side_template(side) for spec in pooled}) for side in inputs
         ),
+        sides=tuple(inputs),
     )
 
 

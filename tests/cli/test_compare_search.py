@@ -246,3 +246,16 @@ def test_a_registered_dataset_names_its_task_a_path_does_not(beir):
     assert registered_task(str(beir)) is None
     with pytest.raises(ValueError, match="imdb"):
         registered_task("imdb")
+
+
+def test_all_sweeps_the_side_pairs_for_retrieval(tmp_path, tiny_dir, beir, capsys):
+    from hiddenpool.pooling import parse_strategy
+    from hiddenpool.pooling.templates import side_pairs
+
+    code, out = _run(tmp_path, tiny_dir, "compare", str(beir), "--task", "retrieval")
+    assert code == 0
+    names = {s["name"] for s in json.loads((out / "results.json").read_text())["strategies"]}
+    pairs = {str(parse_strategy(s)) for s in side_pairs()}
+    assert pairs and pairs <= names
+    assert any(n.endswith("| int8") for n in names)  # the best one post-processed, as for probes
+    assert "passes: query and document texts" in capsys.readouterr().err
