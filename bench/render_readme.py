@@ -22,7 +22,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
-DOCS = (ROOT / "bench" / "README.md", ROOT / "README.md")
+DOCS = (ROOT / "bench" / "README.md", ROOT / "README.md", ROOT / "docs" / "scaling.md")
 BLOCK = re.compile(
     r"(<!-- generated: (?P<name>[\w-]+) -->)(?P<body>.*?)(<!-- end generated -->)", re.S
 )

@@ -53,7 +53,11 @@ def _names(renderer, text: str) -> list[str]:
     return [m["name"] for m in renderer.BLOCK.finditer(text)]
 
 
-@pytest.mark.parametrize("path", [BENCH_README, README], ids=["bench/README.md", "README.md"])
+@pytest.mark.parametrize(
+    "path",
+    [BENCH_README, README, ROOT / "docs" / "scaling.md"],
+    ids=["bench/README.md", "README.md", "docs/scaling.md"],
+)
 def test_docs_equal_the_render_of_the_results(renderer, path):
     text = path.read_text(encoding="utf-8")
     rendered = renderer.render(text)
@@ -107,7 +111,7 @@ def test_the_checks_catch_a_planted_number(renderer):
 
 def test_results_files_carry_their_provenance(renderer):
     renderer.LOADED.clear()
-    for path in (BENCH_README, README):
+    for path in renderer.DOCS:
         renderer.render(path.read_text(encoding="utf-8"))
     assert renderer.LOADED
     for path in sorted(renderer.LOADED):
