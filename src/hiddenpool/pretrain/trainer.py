@@ -87,7 +87,9 @@ class MaskState(TrainerCallback):
             "batch": state.global_step,
             "state": self.collator.state_before(state.global_step),
         }
-        torch.save(record, folder / self.name)
+        staged = folder / f".{self.name}.tmp"
+        torch.save(record, staged)
+        os.replace(staged, folder / self.name)  # its presence marks the checkpoint complete
 
     @staticmethod
     def restore_all(trainer: Trainer, checkpoint: Path) -> None:
