@@ -111,7 +111,7 @@ def run_task(key: str, task: str, args: argparse.Namespace) -> Path:
     limit = args.query_limit if task == "retrieval" else args.cluster_limit
     data = subsample(data, limit or None, seed=0)
     passes = args.corpus_passes if task == "retrieval" else None
-    specs = strategies(encoder, key, chosen.two_sided, passes)
+    specs = args.strategies or strategies(encoder, key, chosen.two_sided, passes)
     import sklearn.cluster  # noqa: F401 - loads sklearn's libgomp, so the limit below reaches it
 
     began = time.perf_counter()
@@ -120,7 +120,7 @@ def run_task(key: str, task: str, args: argparse.Namespace) -> Path:
     with threadpool_limits(args.threads):
         run = run_compare(
             data, encoder, specs, seed=0, batch_size=args.batch_size, show_progress=None,
-            post_process=True, task=chosen,
+            post_process=not args.strategies, task=chosen,
         )  # fmt: skip
     result = run.result
     payload = {
@@ -133,7 +133,8 @@ def run_task(key: str, task: str, args: argparse.Namespace) -> Path:
         "unit": result.unit,
         "primary_metric": result.primary_metric,
         "own": str(encoder.strategy),
-        "references": references(key),
+        "references": {} if args.strategies else references(key),
+        "tag": args.tag,
         "max_length": encoder.max_length,
         "corpus_passes": passes,
         "documents": len(data.doc_ids) if task == "retrieval" else None,
@@ -144,7 +145,8 @@ def run_task(key: str, task: str, args: argparse.Namespace) -> Path:
         "stages_note": run.stages_note,
         "strategies": _rows(result),
     }
-    path = write_results(folder(key, dataset) / "results.json", payload, started)
+    where = folder(key, dataset + (f"-{args.tag}" if args.tag else ""))
+    path = write_results(where / "results.json", payload, started)
     print(f"{key} {task}: {len(specs)} strategies in {payload['seconds']} s", flush=True)
     return path
 
@@ -240,6 +242,13 @@ def _table(saved: dict) -> list[str]:
     return lines
 
 
+def _checkpoint(name: str) -> str:
+    """A registered model's checkpoint (``mpnet`` -> ``all-mpnet-base-v2``), else the name."""
+    from hiddenpool.models import get_model_info, registered_name
+
+    return get_model_info(name).checkpoint if registered_name(name) else name
+
+
 def _setup(saved: dict) -> str:
     prov = saved["provenance"]
     command = prov["command"].replace("python ", "", 1)
@@ -250,15 +259,22 @@ def _setup(saved: dict) -> str:
         size += " (a seeded sample, seed 0)"
     plural = "es" if saved["passes"] > 1 else ""
     passes = ""
-    if saved.get("corpus_passes") == 1:
+    if saved.get("tag"):
         passes = (
-            " Only the template pairs whose document side is the plain text were swept "
-            "(one pass over the corpus), to keep this model's run short on a shared CPU."
+            " Only these strategies were run (a second run on the same queries and corpus, "
+            "adding what the main sweep of this model left out); ranks are within this run."
+        )
+    elif saved.get("corpus_passes") == 1:
+        passes = (
+            " Only the template pairs whose document side is the plain text (`bge/...`) were "
+            "swept, one pass over the corpus, to keep this model's run short on a shared CPU: "
+            "the E5 (`query/passage`) and nomic (`search_query/search_document`) pairs are not "
+            "measured on this model."
         )
     return (
         f"`python {command}` at commit `{prov['git_commit'][:8]}` on {prov['date_utc'][:10]} "
         f"({prov['cpu']}, {prov['torch_threads']} torch thread, load {prov['load_before'][0]} "
-        f"before and {prov['load_after'][0]} after), `{saved['checkpoint']}`, "
+        f"before and {prov['load_after'][0]} after), `{_checkpoint(saved['checkpoint'])}`, "
         f"{saved['max_length']} tokens per text, {size}; {len(saved['strategies'])} rows, "
         f"{saved['passes']} forward pass{plural}, embedding {saved['embed_seconds']:.0f} s and "
         f"scoring {saved['evaluate_seconds']:.0f} s. {saved['stages_note']}{passes}"
@@ -306,7 +322,7 @@ def section(key: str, saved: dict) -> str:
     )
     return "\n".join(
         [
-            f"### {key}: {what}",
+            f"### {key}: {what}" + (f", the {saved['tag']} run" if saved.get("tag") else ""),
             "",
             _setup(saved),
             "",
@@ -370,6 +386,7 @@ def overview(found: list[dict]) -> list[str]:
         pairs = [n for n in rows if "/" in n.split("|")[0]]
         bm25 = _ci(_paired(saved, own, "bm25")) if "bm25" in rows else "—"
         task = "retrieval, manpages" if saved["task"] == "retrieval" else "clustering, trec"
+        task += f" ({saved['tag']} run)" if saved.get("tag") else ""
         lines.append(
             f"| {saved['model']} | {task} | `{own}` {rows[own]['metrics'][metric]:.4f} | "
             f"{_best_of(saved, [best], own)} | {_best_of(saved, [sts] if sts else [], own)} | "
@@ -418,6 +435,8 @@ def main() -> None:
     parser.add_argument("--cluster-limit", type=int, default=2000, help="texts; 0: all")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--strategies", nargs="+", default=None, help="only these specs")
+    parser.add_argument("--tag", default="", help="with --strategies: saved as <dataset>-TAG")
     parser.add_argument("--render", action="store_true", help="only rebuild the section")
     args = parser.parse_args()
     for key in [] if args.render else args.models:
