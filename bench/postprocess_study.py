@@ -31,7 +31,7 @@ from pathlib import Path
 import torch
 from model_study import RAW, _source
 from provenance import this_run, write_results
-from study_common import checkpoint_name, raw_accuracy, run_record, study_parser
+from study_common import checkpoint_name, raw_accuracy, replace_block, run_record, study_parser
 
 from hiddenpool import Encoder
 from hiddenpool.compare import run_compare, subsample
@@ -293,13 +293,7 @@ def overview(saved: dict[str, dict]) -> list[str]:
 
 
 def _replace(doc: Path, text: str) -> None:
-    block = f"{START}\n{text.rstrip()}\n{END}"
-    body = doc.read_text(encoding="utf-8")
-    if START in body:
-        body = re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _: block, body, flags=re.S)
-    else:
-        body = body.rstrip("\n") + "\n\n" + block + "\n"
-    doc.write_text(body, encoding="utf-8")
+    replace_block(doc, START, END, text)
 
 
 def main() -> None:

@@ -32,6 +32,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from provenance import provenance, write_results
+from study_common import checkpoint_name, replace_block
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "pooling-study.md"
@@ -242,13 +243,6 @@ def _table(saved: dict) -> list[str]:
     return lines
 
 
-def _checkpoint(name: str) -> str:
-    """A registered model's checkpoint (``mpnet`` -> ``all-mpnet-base-v2``), else the name."""
-    from hiddenpool.models import get_model_info, registered_name
-
-    return get_model_info(name).checkpoint if registered_name(name) else name
-
-
 def _setup(saved: dict) -> str:
     prov = saved["provenance"]
     command = prov["command"].replace("python ", "", 1)
@@ -274,7 +268,7 @@ def _setup(saved: dict) -> str:
     return (
         f"`python {command}` at commit `{prov['git_commit'][:8]}` on {prov['date_utc'][:10]} "
         f"({prov['cpu']}, {prov['torch_threads']} torch thread, load {prov['load_before'][0]} "
-        f"before and {prov['load_after'][0]} after), `{_checkpoint(saved['checkpoint'])}`, "
+        f"before and {prov['load_after'][0]} after), `{checkpoint_name(saved['checkpoint'])}`, "
         f"{saved['max_length']} tokens per text, {size}; {len(saved['strategies'])} rows, "
         f"{saved['passes']} forward pass{plural}, embedding {saved['embed_seconds']:.0f} s and "
         f"scoring {saved['evaluate_seconds']:.0f} s. {saved['stages_note']}{passes}"
@@ -416,13 +410,7 @@ def render() -> str:
 
 
 def replace_section(text: str) -> None:
-    block = f"{START}\n{text.rstrip()}\n{END}"
-    body = DOC.read_text(encoding="utf-8")
-    if START in body:
-        body = re.sub(re.escape(START) + ".*?" + re.escape(END), lambda _: block, body, flags=re.S)
-    else:
-        body = body.rstrip("\n") + "\n\n" + block + "\n"
-    DOC.write_text(body, encoding="utf-8")
+    replace_block(DOC, START, END, text)
 
 
 def main() -> None:

@@ -6,7 +6,9 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import re
 from datetime import date
+from pathlib import Path
 
 from model_study import RAW
 
@@ -53,3 +55,15 @@ def raw_accuracy(key: str) -> float | None:
     if key != RAW or not record.is_file():
         return None
     return float(json.loads(record.read_text())["eval_after"]["accuracy"])
+
+
+def replace_block(doc: Path, start: str, end: str, text: str) -> None:
+    """Put ``text`` between the markers ``start`` and ``end`` of ``doc`` (appended, markers
+    and all, when the doc has none yet)."""
+    block = f"{start}\n{text.rstrip()}\n{end}"
+    body = doc.read_text(encoding="utf-8")
+    if start in body:
+        body = re.sub(re.escape(start) + ".*?" + re.escape(end), lambda _: block, body, flags=re.S)
+    else:
+        body = body.rstrip("\n") + "\n\n" + block + "\n"
+    doc.write_text(body, encoding="utf-8")
