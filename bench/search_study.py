@@ -387,7 +387,49 @@ def overview(found: list[dict]) -> list[str]:
             f"{_best_of(saved, pairs, own)} | {_best_of(saved, _whitened(saved, own), own)} | "
             f"{bm25} |"
         )
-    return [*lines, ""]
+    return [*lines, "", "In plain words (every figure from the table above or below):", "",
+            *_answers(found), ""]  # fmt: skip
+
+
+def _word(d: Any) -> str:
+    return "no difference" if not d.exceeds_noise else "higher" if d.mean > 0 else "lower"
+
+
+def _answers(found: list[dict]) -> list[str]:
+    """One line per question of the section, each a list of paired verdicts."""
+    sts, templates, bm25, whitening = [], [], [], []
+    for saved in found:
+        own, rows = saved["own"], {r["name"] for r in saved["strategies"]}
+        where = f"{saved['model']} {saved['task']}" + (
+            f" ({saved['tag']})" if saved.get("tag") else ""
+        )
+        spec = saved["references"].get("sts-b")
+        if spec:
+            best = _ranked(saved)[0]["name"]
+            if spec == best:
+                sts.append(f"{where}: it is the winner")
+            else:
+                d = _paired(saved, spec, best)
+                than = "not different from" if not d.exceeds_noise else f"{_word(d)} than"
+                sts.append(f"{where}: {than} the winner `{best}` ({_ci(d)})")
+        for name in sorted(n for n in rows if "/" in n.split("|")[0]):
+            d = _paired(saved, name, own)
+            templates.append(f"{where} `{name}` {_word(d)} ({_ci(d)})")
+        if "bm25" in rows:
+            d = _paired(saved, own, "bm25")
+            bm25.append(f"{where}: {_word(d)} ({_ci(d)})")
+        for name in _whitened(saved, own):
+            d = _paired(saved, name, own)
+            whitening.append(f"{where} `{name}` {_word(d)} ({_ci(d)})")
+    return [
+        "- The STS-B winner, against each task's winner: " + "; ".join(sts) + ".",
+        "- Query/document template pairs, against the own pooling (models not trained with "
+        "them): " + "; ".join(templates) + ".",
+        "- Dense (the own pooling) against BM25 on manpages: " + "; ".join(bm25) + ".",
+        "- Whitening the own pooling (fitted without labels), against it: "
+        + "; ".join(whitening)
+        + ".",
+    ]
 
 
 def render() -> str:
