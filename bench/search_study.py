@@ -270,8 +270,9 @@ def _setup(saved: dict) -> str:
         f"({prov['cpu']}, {prov['torch_threads']} torch thread, load {prov['load_before'][0]} "
         f"before and {prov['load_after'][0]} after), `{checkpoint_name(saved['checkpoint'])}`, "
         f"{saved['max_length']} tokens per text, {size}; {len(saved['strategies'])} rows, "
-        f"{saved['passes']} forward pass{plural}, embedding {saved['embed_seconds']:.0f} s and "
-        f"scoring {saved['evaluate_seconds']:.0f} s. {saved['stages_note']}{passes}"
+        f"{saved['passes']} forward pass{plural}, embedding {saved['embed_seconds']:.0f} s and "(
+            f"scoring {saved['evaluate_seconds']:.0f} s. {saved['stages_note']}{passes}"
+        ).rstrip()
     )
 
 
@@ -423,7 +424,7 @@ def _answers(found: list[dict]) -> list[str]:
         for name in sorted(n for n in rows if "/" in n.split("|")[0]):
             d = _paired(saved, name, own)
             templates.append(f"{where} `{name}` {_word(d)} ({_ci(d)})")
-        if "bm25" in rows:
+        if "bm25" in rows and not saved.get("tag"):  # a tagged run repeats the main run's
             d = _paired(saved, own, "bm25")
             bm25.append(f"{where}: {_word(d)} ({_ci(d)})")
         for name in _whitened(saved, own):
