@@ -270,10 +270,9 @@ def _setup(saved: dict) -> str:
         f"({prov['cpu']}, {prov['torch_threads']} torch thread, load {prov['load_before'][0]} "
         f"before and {prov['load_after'][0]} after), `{checkpoint_name(saved['checkpoint'])}`, "
         f"{saved['max_length']} tokens per text, {size}; {len(saved['strategies'])} rows, "
-        f"{saved['passes']} forward pass{plural}, embedding {saved['embed_seconds']:.0f} s and "(
-            f"scoring {saved['evaluate_seconds']:.0f} s. {saved['stages_note']}{passes}"
-        ).rstrip()
-    )
+        f"{saved['passes']} forward pass{plural}, embedding {saved['embed_seconds']:.0f} s and "
+        f"scoring {saved['evaluate_seconds']:.0f} s. {saved['stages_note']}{passes}"
+    ).replace(".  ", ". ")
 
 
 def _findings(saved: dict) -> list[str]:
