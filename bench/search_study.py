@@ -107,7 +107,7 @@ def run_task(key: str, task: str, args: argparse.Namespace) -> Path:
     torch.set_num_threads(args.threads)
     encoder = Encoder(None if key == "minilm" else key, normalize=False, max_length=args.max_length)
     chosen = create_task(task)
-    dataset = RETRIEVAL if task == "retrieval" else CLUSTERING
+    dataset = RETRIEVAL if task == "retrieval" else args.cluster_data
     data = load_task_data(chosen, dataset)
     limit = args.query_limit if task == "retrieval" else args.cluster_limit
     data = subsample(data, limit or None, seed=0)
@@ -313,6 +313,8 @@ def section(key: str, saved: dict) -> str:
         "retrieval on manpages (nDCG@10)"
         if saved["task"] == "retrieval"
         else "clustering on trec coarse classes (V-measure)"
+        if saved["dataset"] == CLUSTERING
+        else f"clustering on {saved['dataset']}'s classes (V-measure)"
     )
     return "\n".join(
         [
@@ -383,7 +385,7 @@ def overview(found: list[dict]) -> list[str]:
         sts = saved["references"].get("sts-b")
         pairs = [n for n in rows if "/" in n.split("|")[0]]
         bm25 = _ci(_paired(saved, own, "bm25")) if "bm25" in rows else "—"
-        task = "retrieval, manpages" if saved["task"] == "retrieval" else "clustering, trec"
+        task = f"{saved['task']}, {saved['dataset']}"
         task += f" ({saved['tag']} run)" if saved.get("tag") else ""
         lines.append(
             f"| {saved['model']} | {task} | `{own}` {rows[own]['metrics'][metric]:.4f} | "
@@ -471,6 +473,7 @@ def main() -> None:
     parser.add_argument("--max-length", type=int, default=None, help="tokens; None: the model's")
     parser.add_argument("--corpus-passes", type=int, default=None, choices=[1])
     parser.add_argument("--query-limit", type=int, default=0, help="queries; 0: all")
+    parser.add_argument("--cluster-data", default=CLUSTERING, help="a labelled dataset")
     parser.add_argument("--cluster-limit", type=int, default=2000, help="texts; 0: all")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--threads", type=int, default=1)
