@@ -406,9 +406,8 @@ def _answers(found: list[dict]) -> list[str]:
     sts, probes, templates, bm25, whitening = [], [], [], [], []
     for saved in found:
         own, rows = saved["own"], {r["name"] for r in saved["strategies"]}
-        where = f"{saved['model']} {saved['task']}" + (
-            f" ({saved['tag']})" if saved.get("tag") else ""
-        )
+        where = f"{saved['model']} {saved['task']} ({saved['dataset']}"
+        where += f", {saved['tag']} run)" if saved.get("tag") else ")"
         spec = saved["references"].get("sts-b")
         if spec:
             best = _ranked(saved)[0]["name"]
