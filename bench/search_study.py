@@ -341,13 +341,15 @@ with each model's own pooling as the default, on retrieval over the registered `
 collection (constructed from Debian's manual pages: each page's NAME summary is a query, its
 DESCRIPTION the relevant document (grade 2) and its SEE ALSO pages grade 1; exact cosine
 search, nDCG@10 by pytrec_eval; `hiddenpool datasets -v`) and k-means clustering of `trec`'s
-coarse question classes (MTEB's protocol, V-measure over 10 seeded runs). Every difference is
+coarse question classes (MTEB's protocol, V-measure over 10 seeded runs), and of
+`rotten-tomatoes`' two classes (fresh and rotten reviews: sentiment, not topic) as a second
+labelled set. Every difference is
 paired: over queries for retrieval (a Student-t interval of the per-query nDCG@10 differences),
 over the seeded runs for clustering (those runs resample the same texts and reseed k-means: they
 measure the protocol's own noise, not a fresh draw of data). The STS-B and probe winners are
 those of docs/model-study.md (bench/model_study.py's summary, scored at each model's own
 length). To fit a shared 2-core CPU, MPNet embeds the first 128 tokens of each text (the whole
-corpus is still searched) and both models cluster a seeded sample of 2,000 trec questions;
+corpus is still searched) and both models cluster a seeded sample of 2,000 texts per dataset;
 each setup line says so. Timings are wall seconds on that loaded machine. Every number below is
 rendered from docs/study/<model>-search/<dataset>/results.json.
 
