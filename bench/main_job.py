@@ -8,8 +8,8 @@ Runs, as subprocesses (fresh interpreters, model loading included), interleaved 
 - ``compare --out DIR`` (the full default: 4,000 rows of vader-movies, every default strategy).
 
 Records each run's wall seconds and what compare itself prints on its last line: the strategy
-count, rows, the embedding seconds and the probing seconds. Writes bench/results/main_job.json
-(``--out``) with bench/provenance.py's record.
+count, rows, the embedding seconds and the scoring (probing) seconds. Writes
+bench/results/main_job.json (``--out``) with bench/provenance.py's record.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ JOBS = {
 }
 SUMMARY = re.compile(
     r"(?P<strategies>\d+) strategies on (?P<rows>\d+) rows of (?P<dataset>\S+): "
-    r"embedding (?P<embed>[\d.]+) s \((?P<passes>[^)]*)\), probing (?P<probe>[\d.]+) s"
+    r"embedding (?P<embed>[\d.]+) s \((?P<passes>[^)]*)\), (?:probing|scoring) (?P<probe>[\d.]+) s"
 )
 
 
