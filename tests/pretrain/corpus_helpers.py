@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+from hiddenpool.pretrain import PretrainConfig
+
 PHRASES = (
     "the kernel schedules every runnable thread",
     "a driver registers its interrupt handler",
@@ -36,3 +38,20 @@ TINY = [
     "--size", "tiny", "--vocab-size", "300", "--max-length", "32", "--batch-size", "8",
     "--eval-fraction", "0.1", "--max-eval-blocks", "16", "--quiet",
 ]  # fmt: skip
+
+
+def tiny_config(corpus: Path, out: Path, **overrides: object) -> PretrainConfig:
+    """A tiny pretraining run of a few seconds (30 steps of 8 blocks of 32 tokens)."""
+    settings: dict[str, object] = dict(
+        size="tiny",
+        vocab_size=300,
+        max_length=32,
+        batch_size=8,
+        eval_fraction=0.1,
+        max_eval_blocks=16,
+        max_steps=30,
+        save_steps=10,
+        lr=5e-3,
+    )
+    settings.update(overrides)
+    return PretrainConfig(corpus=str(corpus), out=str(out), **settings)  # type: ignore[arg-type]

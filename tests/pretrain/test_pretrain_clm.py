@@ -21,7 +21,7 @@ from transformers import (
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from corpus_helpers import documents, write_corpus
+from corpus_helpers import documents, tiny_config, write_corpus
 
 from hiddenpool import Encoder
 from hiddenpool.backbone import load_backbone
@@ -38,20 +38,7 @@ def _one_thread():
 
 
 def _tiny_clm(corpus: Path, out: Path, **overrides: object) -> PretrainConfig:
-    settings: dict[str, object] = dict(
-        objective="clm",
-        size="tiny",
-        vocab_size=300,
-        max_length=32,
-        batch_size=8,
-        eval_fraction=0.1,
-        max_eval_blocks=16,
-        max_steps=30,
-        save_steps=15,
-        lr=5e-3,
-    )
-    settings.update(overrides)
-    return PretrainConfig(corpus=str(corpus), out=str(out), **settings)  # type: ignore[arg-type]
+    return tiny_config(corpus, out, **{"objective": "clm", "save_steps": 15, **overrides})
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from transformers import AutoModelForMaskedLM, AutoTokenizer, RobertaForMaskedLM
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from corpus_helpers import write_corpus
+from corpus_helpers import tiny_config, write_corpus
 
 from hiddenpool.backbone import load_backbone
 from hiddenpool.pretrain import RECORD, PretrainConfig, pretrain
@@ -28,19 +28,7 @@ def _one_thread():
 
 
 def _tiny(corpus: Path, out: Path, **overrides: object) -> PretrainConfig:
-    settings: dict[str, object] = dict(
-        size="tiny",
-        vocab_size=300,
-        max_length=32,
-        batch_size=8,
-        eval_fraction=0.1,
-        max_eval_blocks=16,
-        max_steps=30,
-        save_steps=10,
-        lr=5e-3,
-    )
-    settings.update(overrides)
-    return PretrainConfig(corpus=str(corpus), out=str(out), **settings)  # type: ignore[arg-type]
+    return tiny_config(corpus, out, **overrides)
 
 
 @pytest.fixture(scope="module")
