@@ -1,4 +1,4 @@
-"""Where and how things run: device, dtype, mixed precision, and the cache folder.
+"""Where and how things run: device, dtype, mixed precision, processes, and the cache folder.
 
 Every command resolves ``"auto"`` the same way through these functions: the first CUDA GPU when
 there is one, else the CPU; float32 on the CPU, bfloat16 on GPUs that have it, else float16.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # imported where used: cache_root and DTYPES serve torch-free callers too
     import torch
@@ -17,9 +17,11 @@ __all__ = [
     "DTYPES",
     "PRECISIONS",
     "cache_root",
+    "ddp_settings",
     "mixed_precision",
     "resolve_device",
     "resolve_dtype",
+    "world_size",
 ]
 
 # Each accepted spelling of a weights dtype -> the torch attribute it names.
@@ -78,6 +80,34 @@ def mixed_precision(precision: str, device: str) -> dict[str, bool]:
     if precision == "auto":
         return {"bf16": True} if torch.cuda.is_bf16_supported() else {"fp16": True}
     return {precision: True}
+
+
+def world_size() -> int:
+    """Processes of this run: ``WORLD_SIZE`` as torchrun and accelerate launch set it."""
+    return max(1, int(os.environ.get("WORLD_SIZE", "1")))
+
+
+def ddp_settings(batch_size: int, device_type: str) -> dict[str, Any]:
+    """TrainingArguments for splitting one step's ``batch_size`` over this run's processes.
+
+    Under torchrun or accelerate launch each of N processes takes ``batch_size / N`` of a step,
+    so N processes train the steps one process would. The process group must be named: on a
+    CPU the Trainer (``use_cpu``) starts none by itself, and N unconnected processes would each
+    train the whole run and write the same files at once.
+
+    Raises:
+        ValueError: ``batch_size`` does not divide among the processes.
+    """
+    processes = world_size()
+    if batch_size % processes:
+        raise ValueError(
+            f"`batch_size` {batch_size} is the batch of one step over all {processes} "
+            f"processes, so it must divide by {processes}"
+        )
+    return {
+        "per_device_train_batch_size": batch_size // processes,
+        "ddp_backend": None if processes == 1 else ("nccl" if device_type == "cuda" else "gloo"),
+    }
 
 
 def cache_root() -> Path:

@@ -1,5 +1,7 @@
-"""``torchrun -m hiddenpool pretrain``: two gloo processes with the global batch of one process
-train the same loss curve, and rank 0 alone writes the folder."""
+"""``torchrun -m hiddenpool pretrain`` and ``accelerate launch -m hiddenpool pretrain``: two gloo
+processes with the global batch of one process train the same loss curve, and rank 0 alone writes
+the folder. (On a CPU machine accelerate starts N processes only with ``--multi_gpu``; with
+``--cpu`` it starts one, which the processes count in the record catches.)"""
 
 from __future__ import annotations
 
@@ -22,15 +24,24 @@ from hiddenpool.pretrain import RECORD, WORK
 TOLERANCE = 1e-4
 
 
-def _pretrain(corpus: Path, out: Path, processes: int) -> subprocess.CompletedProcess[str]:
-    launcher = [sys.executable, "-m", "hiddenpool"]
-    if processes > 1:
-        launcher = [
-            sys.executable, "-m", "torch.distributed.run", "--standalone",
-            f"--nproc_per_node={processes}", "-m", "hiddenpool",
-        ]  # fmt: skip
+LAUNCHERS = {
+    "python": [sys.executable, "-m", "hiddenpool"],
+    "torchrun": [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+        "-m", "hiddenpool",
+    ],
+    "accelerate": [
+        sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+        "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+        "-m", "hiddenpool",
+    ],
+}  # fmt: skip
+
+
+def _pretrain(corpus: Path, out: Path, launcher: str) -> subprocess.CompletedProcess[str]:
     argv = [
-        *launcher, "pretrain", str(corpus), "--out", str(out), "--objective", "clm", *TINY,
+        *LAUNCHERS[launcher], "pretrain", str(corpus), "--out", str(out), "--objective", "clm",
+        *TINY,
         "--max-steps", "8", "--save-steps", "4", "--logging-steps", "1", "--lr", "5e-3",
         "--threads", "1",
     ]  # fmt: skip
@@ -39,11 +50,12 @@ def _pretrain(corpus: Path, out: Path, processes: int) -> subprocess.CompletedPr
 
 
 @pytest.mark.slow
-def test_two_gloo_processes_train_the_loss_curve_of_one(tmp_path) -> None:
+@pytest.mark.parametrize("launcher", ["torchrun", "accelerate"])
+def test_two_gloo_processes_train_the_loss_curve_of_one(tmp_path, launcher: str) -> None:
     corpus = write_corpus(tmp_path / "corpus.txt", n=300)
-    one = _pretrain(corpus, tmp_path / "one", 1)
+    one = _pretrain(corpus, tmp_path / "one", "python")
     assert one.returncode == 0, one.stderr
-    two = _pretrain(corpus, tmp_path / "two", 2)
+    two = _pretrain(corpus, tmp_path / "two", launcher)
     assert two.returncode == 0, two.stderr
     assert two.stdout.count("held-out CLM loss") == 1  # one summary, from rank 0
     a = json.loads((tmp_path / "one" / RECORD).read_text())

@@ -104,8 +104,15 @@ def test_learned_parts_under_a_template_get_gradients(spec, tiny_backbone, tiny_
     model = _model(load_backbone(tiny_dir("bert")), spec).train()
     out = model(**model.tokenize(TEXTS[:4]), labels=torch.tensor([1.0, -1.0, 0.0, 2.0]))
     out.loss.backward()
-    learned = [p for n, p in model.named_parameters() if n.startswith(("pooling.", "head."))]
-    assert learned and all(p.grad is not None and p.grad.abs().sum() > 0 for p in learned)
+    learned = {n: p for n, p in model.named_parameters() if n.startswith(("pooling.", "head."))}
+    # The bias of an attention scorer's last layer shifts every token's score alike, which the
+    # softmax ignores: its gradient is zero up to float rounding (exactly zero on some CPUs).
+    shift = {n for n in learned if n.endswith("score.3.bias")}
+    assert len(learned) > len(shift)
+    for name, parameter in learned.items():
+        assert parameter.grad is not None, name
+        size = float(parameter.grad.abs().sum())
+        assert size < 1e-6 if name in shift else size > 0, (name, size)
 
 
 def test_a_batch_without_the_templates_spans_is_refused(tiny_backbone):

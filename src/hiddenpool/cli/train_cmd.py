@@ -48,6 +48,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 
 
 def run(args: argparse.Namespace) -> int:
+    from hiddenpool.train.results import is_main_process
     from hiddenpool.train.trainer import train
 
     config = config_from_args(args)
@@ -58,5 +59,6 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(
             f"training needs the train extra: pip install 'hiddenpool[train]' ({first})"
         ) from None
-    print(result.summary())
+    if is_main_process():  # under torchrun every rank holds the same result: one report
+        print(result.summary())
     return 0

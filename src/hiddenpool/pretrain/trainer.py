@@ -24,7 +24,7 @@ from transformers import (
 )
 from transformers.trainer_callback import PrinterCallback
 
-from hiddenpool._runtime import mixed_precision
+from hiddenpool._runtime import ddp_settings, mixed_precision, world_size
 from hiddenpool.pretrain.config import PretrainConfig
 from hiddenpool.pretrain.tokens import BlockDataset
 
@@ -101,11 +101,6 @@ class MaskState(TrainerCallback):
     def restore(self, checkpoint: Path) -> None:
         record = torch.load(checkpoint / self.name, weights_only=True)
         self.collator.resume_at(int(record["batch"]), record["state"])
-
-
-def world_size() -> int:
-    """Processes of this run: ``WORLD_SIZE`` as torchrun and accelerate launch set it."""
-    return max(1, int(os.environ.get("WORLD_SIZE", "1")))
 
 
 def sparse_mlm_logits(model: Any) -> bool:
@@ -270,18 +265,12 @@ def training_arguments(
     Raises:
         ValueError: ``batch_size`` does not divide among the processes.
     """
-    processes = world_size()
-    if config.batch_size % processes:
-        raise ValueError(
-            f"`batch_size` {config.batch_size} is the batch of one step over all {processes} "
-            f"processes, so it must divide by {processes}"
-        )
-    per_device = config.batch_size // processes
+    processes = ddp_settings(config.batch_size, device.type)
+    per_device = processes["per_device_train_batch_size"]
     return TrainingArguments(
         output_dir=str(checkpoints),
         num_train_epochs=config.epochs,
         max_steps=config.max_steps,
-        per_device_train_batch_size=per_device,
         per_device_eval_batch_size=per_device,
         learning_rate=config.learning_rate,
         weight_decay=config.weight_decay,
@@ -302,9 +291,9 @@ def training_arguments(
         disable_tqdm=not show,
         use_cpu=device.type == "cpu",
         dataloader_pin_memory=device.type == "cuda",
-        ddp_backend=None if processes == 1 else ("nccl" if device.type == "cuda" else "gloo"),
         ddp_find_unused_parameters=False,
         **_precision(config.precision, device),
+        **processes,
     )
 
 

@@ -218,7 +218,7 @@ class TrainConfig:
     weight_decay: float = _setting(0.01, "AdamW weight decay", _OPTIM)
     warmup: float = _setting(0.1, "warm-up: a fraction of the steps (< 1) or a number", _OPTIM)
     scheduler: str = _setting("cosine", "cosine, linear, constant, ...", _OPTIM)
-    batch_size: int = _setting(16, "texts per training step and device", _OPTIM)
+    batch_size: int = _setting(16, "texts per optimiser step, over all processes", _OPTIM)
     grad_accum: int = _setting(1, "gradient accumulation steps", _OPTIM)
     max_grad_norm: float = _setting(1.0, "gradient clipping norm", _OPTIM)
     seed: int = _setting(42, "seed of the run", _OPTIM)

@@ -24,7 +24,7 @@ from transformers import (
     set_seed,
 )
 
-from hiddenpool._runtime import mixed_precision, resolve_device
+from hiddenpool._runtime import ddp_settings, mixed_precision, resolve_device
 from hiddenpool.backbone import load_backbone
 from hiddenpool.data import LabelledData
 from hiddenpool.encode.windows import Windows, tokenize_windows
@@ -94,13 +94,13 @@ def build_model(
 def _training_arguments(
     config: TrainConfig, output_dir: Path, metric: str, evaluate: bool
 ) -> TrainingArguments:
+    device = resolve_device(config.device)
     strategy = "no" if not evaluate else ("steps" if config.eval_steps else "epoch")
     save = "steps" if config.eval_steps else "epoch"
     kwargs: dict[str, Any] = dict(
         output_dir=str(output_dir),
         num_train_epochs=config.epochs,
         max_steps=config.max_steps,
-        per_device_train_batch_size=config.batch_size,
         per_device_eval_batch_size=config.eval_batch_size or 2 * config.batch_size,
         gradient_accumulation_steps=config.grad_accum,
         learning_rate=config.lr,
@@ -126,11 +126,14 @@ def _training_arguments(
         label_names=["labels"],
         remove_unused_columns=False,
         dataloader_num_workers=config.num_workers,
-        dataloader_pin_memory=torch.cuda.is_available() and config.device != "cpu",
-        use_cpu=config.device == "cpu",
+        dataloader_pin_memory=device.type == "cuda",
+        # "auto" on a machine without a GPU is the CPU too: without use_cpu the Trainer starts
+        # no gloo process group, and torchrun's processes would train unconnected
+        use_cpu=device.type == "cpu",
         # Blocks above the deepest pooled layer are frozen by PooledModel, so none go unused.
         ddp_find_unused_parameters=False,
         **mixed_precision(config.precision, config.device),
+        **ddp_settings(config.batch_size, device.type),
     )
     if config.eval_steps:
         kwargs.update(eval_steps=config.eval_steps, save_steps=config.eval_steps)
