@@ -20,6 +20,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).parent))  # loaded by path from tests, too
+
+from render_findings import FINDINGS
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 DOCS = (ROOT / "bench" / "README.md", ROOT / "README.md", ROOT / "docs" / "scaling.md")
@@ -574,6 +578,7 @@ RENDERERS: dict[str, Callable[[], str]] = {
     "readme_main_job": readme_main_job,
     "readme_cli_startup": readme_cli_startup,
     "readme_serve": readme_serve,
+    **FINDINGS,  # the studies' findings, from docs/study/ (bench/render_findings.py)
 }
 
 

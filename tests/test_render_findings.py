@@ -1,0 +1,68 @@
+"""The README's study sentences are worded from paired intervals over the saved fold scores.
+
+bench/render_findings.py turns docs/study/ results into claims; a claim must follow the intervals
+(a difference counts only where its 95% interval excludes zero), so a changed fold score in a
+results file changes the sentence.
+"""
+
+from __future__ import annotations
+
+import copy
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+
+import render_findings  # noqa: E402
+
+
+def _result(scores: dict[str, list[float]]) -> dict:
+    return {
+        "primary_metric": "spearman",
+        "higher_is_better": True,
+        "strategies": [
+            {"name": name, "metrics": {"spearman": {"mean": sum(f) / len(f), "folds": f}}}
+            for name, f in scores.items()
+        ],
+    }
+
+
+@pytest.mark.parametrize(
+    ("a", "word"),
+    [
+        ([0.60, 0.61, 0.62, 0.60, 0.61], "holds"),  # +0.1 on every fold
+        ([0.40, 0.41, 0.42, 0.40, 0.41], "reversed"),
+        ([0.55, 0.45, 0.52, 0.48, 0.50], "within noise"),  # +/- around the same mean
+    ],
+)
+def test_a_verdict_follows_the_paired_interval(a, word) -> None:
+    b = [0.50, 0.51, 0.52, 0.50, 0.51]
+    assert render_findings.verdict(_result({"a": a, "b": b}), "a", "b") == word
+
+
+def test_a_changed_fold_score_changes_the_readme_sentence(monkeypatch) -> None:
+    saved = render_findings._results(render_findings.STUDY / "minilm")
+    before = render_findings.readme_pooling_findings()
+    assert "on all" in before  # mean beats max, min and CLS on every dataset today
+    planted = copy.deepcopy(saved)
+    name = next(iter(planted))
+    for strategy in planted[name]["strategies"]:
+        if strategy["name"] == "max":  # max now far above mean on every fold of one dataset
+            f = strategy["metrics"][planted[name]["primary_metric"]]
+            f["folds"] = [x + 1.0 for x in f["folds"]]
+    monkeypatch.setattr(render_findings, "_results", lambda folder: planted)
+    after = render_findings.readme_pooling_findings()
+    assert after != before
+    assert f"reversed on {name}" in after
+
+
+def test_every_finding_reads_only_committed_study_files() -> None:
+    render_findings.LOADED.clear()
+    for render in render_findings.FINDINGS.values():
+        assert render()
+    assert render_findings.LOADED
+    for path in render_findings.LOADED:
+        assert path.is_relative_to(render_findings.STUDY), path
