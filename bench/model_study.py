@@ -8,14 +8,20 @@ zero-shot cosine on the STS Benchmark test split, where the published pattern fo
 comes from (frozen BERT-base: CLS 16.50, mean 46.35, first-last average 59.04).
 
 Writes docs/study/models/<model>/<dataset>/ (report, results, charts), docs/study/models/
-summary.json and docs/model-study.md.
+<model>/run.json (its seconds and provenance), docs/study/models/summary.json and
+docs/model-study.md.
 
-    python bench/pretrain_linux.py                # builds linux-roberta-small first (≈ 20 min)
+    python bench/pretrain_linux.py                # builds linux-roberta-128 first
     python bench/model_study.py                   # 1,000 rows per probe dataset (≈ 45 min)
     python bench/model_study.py --limit 0         # every row
+    python bench/model_study.py --reuse minilm mpnet   # re-embed only the raw model
 
-A model is ``minilm``, ``mpnet`` (registered; fetched once), ``linux-roberta-small`` (the folder
-bench/pretrain_linux.py writes into the cache) or any folder.
+A model is ``minilm``, ``mpnet`` (registered; fetched once), ``linux-roberta-128`` (the folder
+bench/pretrain_linux.py writes into the cache; its pretraining figures come from the committed
+docs/study/pretrain-linux-roberta-128.json) or any folder. ``--reuse`` names models that are not
+re-embedded: their results are read back from <out>/study/models/<model>/<dataset>/results.json
+(they must have this run's rows and folds). ``--smoke --out /tmp/ms`` runs on the smoke model of
+``bench/pretrain_linux.py --smoke`` instead, to check the wiring.
 """
 
 from __future__ import annotations
@@ -23,16 +29,25 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import subprocess
 import time
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import torch
 from provenance import this_run, write_results
+from study_common import (
+    RAW,
+    add_smoke_options,
+    check_smoke,
+    model_source,
+    pretrain_record,
+    shown_name,
+)
 
 from hiddenpool import Encoder
-from hiddenpool._runtime import cache_root
 from hiddenpool.compare import run_compare, subsample
 from hiddenpool.data import load_dataset
 from hiddenpool.evaluate import CompareResult, write_report
@@ -40,7 +55,6 @@ from hiddenpool.evaluate import CompareResult, write_report
 ROOT = Path(__file__).resolve().parents[1]
 PROBED = ("vader-movies", "vader-tweets", "rotten-tomatoes")
 STS = "sts-b"
-RAW = "linux-roberta-small"
 # The seeds' order with frozen, parameter-free stand-ins: AttentionPooling -> `attn` (tokens
 # weighted by the attention the summary token pays them), WeightedLayerPooling -> `mean@1:` (its
 # starting point: every layer weighted alike). Their learned forms only mean something trained.
@@ -59,21 +73,12 @@ PUBLISHED = {"cls": 16.50, "mean": 46.35, "mean@1,-1": 59.04}  # frozen BERT-bas
 @dataclass(frozen=True)
 class ModelRun:
     key: str
+    shown: str  # how the doc names the checkpoint
     encoder: Encoder
     results: dict[str, CompareResult]
-    seconds: float
-    pretrain: dict | None  # pretrain.json of a model made by hiddenpool pretrain
-
-
-def _source(key: str) -> str | None:
-    if key == "minilm":
-        return None
-    if key == RAW:
-        folder = cache_root() / "models" / RAW
-        if not (folder / "pretrain.json").is_file():
-            raise SystemExit(f"{folder}: not built; run python bench/pretrain_linux.py first")
-        return str(folder)
-    return key
+    seconds: float | None  # embedding and scoring; None: reused from a run that did not say
+    pretrain: dict | None  # the committed training record of a model pretrained here
+    reused: str | None = None  # where reused results come from (commit, date), else None
 
 
 def focused_strategies(num_layers: int, has_pooler: bool) -> list[str]:
@@ -82,32 +87,102 @@ def focused_strategies(num_layers: int, has_pooler: bool) -> list[str]:
     return specs
 
 
-def _run_model(key: str, limit: int, sts_limit: int, folds: int, out: Path) -> ModelRun:
-    source = _source(key)
-    encoder = Encoder(source, normalize=False)
+def _data(name: str, args: argparse.Namespace) -> Any:
+    if name == STS:
+        return subsample(load_dataset(STS, split="test"), args.sts_limit or None, seed=0)
+    return subsample(load_dataset(name), args.limit or None, seed=0)
+
+
+def _encoder(key: str, smoke: bool) -> tuple[Encoder, str, dict | None]:
+    """The model, how the doc names it, and its committed training record (raw model only)."""
+    encoder = Encoder(model_source(key, smoke), normalize=False)
+    shown = shown_name(smoke) if key == RAW else encoder.backbone.name
+    return encoder, shown, pretrain_record(shown)
+
+
+def _run_model(key: str, args: argparse.Namespace) -> ModelRun:
+    encoder, shown, record = _encoder(key, args.smoke)
     backbone = encoder.backbone
     specs = focused_strategies(backbone.num_layers, backbone.pooler_status != "absent")
     results: dict[str, CompareResult] = {}
     started = time.perf_counter()
     for name in (*PROBED, STS):
-        if name == STS:
-            data = subsample(load_dataset(STS, split="test"), sts_limit or None, seed=0)
-        else:
-            data = subsample(load_dataset(name), limit or None, seed=0)
-        run = run_compare(data, encoder, specs, folds=folds, seed=0, show_progress=False)
+        data = _data(name, args)
+        run = run_compare(data, encoder, specs, folds=args.folds, seed=0, show_progress=False)
         results[name] = run.result
         write_report(
             run.result,
-            out / "study" / "models" / key / name,
+            args.out / "study" / "models" / key / name,
             model_name=key,
             dataset_name=f"{name} (test split)" if name == STS else name,
             num_layers=backbone.num_layers,
         )
         print(f"{key} {name}: {run.rows} rows, best {run.result.best.name}", flush=True)
-    record = None
-    if source and (Path(source) / "pretrain.json").is_file():
-        record = json.loads((Path(source) / "pretrain.json").read_text())
-    return ModelRun(key, encoder, results, time.perf_counter() - started, record)
+    seconds = time.perf_counter() - started
+    saved = {
+        "model": key,
+        "checkpoint": shown,
+        "seconds": round(seconds, 1),
+        "limit": args.limit,
+        "sts_limit": args.sts_limit,
+        "folds": args.folds,
+        "rows": {n: r.n_rows for n, r in results.items()},
+    }
+    write_results(args.out / "study" / "models" / key / "run.json", saved, this_run())
+    return ModelRun(key, shown, encoder, results, seconds, record)
+
+
+def _reused_from(folder: Path, run: dict | None) -> str:
+    """Where reused results come from: their run.json's commit and date, else the last commit
+    that changed the folder (git), else that neither is known."""
+    if run is not None:
+        prov = run["provenance"]
+        return f"run at commit `{prov['git_commit'][:8]}` on {prov['date_utc'][:10]}"
+    try:
+        found = subprocess.run(
+            ["git", "-C", str(ROOT), "log", "-1", "--format=%h %cs", "--", str(folder.resolve())],
+            capture_output=True, text=True, check=True,
+        ).stdout.split()  # fmt: skip
+    except (OSError, subprocess.CalledProcessError):
+        found = []
+    if len(found) == 2:
+        return f"last committed in `{found[0]}` on {found[1]}"
+    return "commit and date not known"
+
+
+def _reuse_model(key: str, args: argparse.Namespace) -> ModelRun:
+    """A model's results read back from an earlier run of this study, not re-embedded.
+
+    Raises:
+        FileNotFoundError: a dataset's results.json is missing.
+        ValueError: the saved results have other rows or folds than this run asks for, or lack
+            a strategy the study shows.
+    """
+    encoder, shown, record = _encoder(key, args.smoke)  # loads weights, embeds nothing
+    folder = args.out / "study" / "models" / key
+    backbone = encoder.backbone
+    needed = focused_strategies(backbone.num_layers, backbone.pooler_status != "absent")
+    results: dict[str, CompareResult] = {}
+    for name in (*PROBED, STS):
+        path = folder / name / "results.json"
+        if not path.is_file():
+            raise FileNotFoundError(f"--reuse {key}: {path} is missing; run {key} without --reuse")
+        result = CompareResult.from_dict(json.loads(path.read_text(encoding="utf-8")))
+        rows = len(_data(name, args))
+        if (result.n_rows, result.n_folds) != (rows, args.folds):
+            raise ValueError(
+                f"--reuse {key}: {path} has {result.n_rows} rows in {result.n_folds} folds; "
+                f"this run scores {rows} rows in {args.folds} folds (--limit/--sts-limit/--folds)"
+            )
+        missing = sorted(set(needed) - {s.name for s in result.strategies})
+        if missing:
+            raise ValueError(f"--reuse {key}: {path} lacks {', '.join(missing)}; rerun {key}")
+        results[name] = result
+    run_file = folder / "run.json"
+    run = json.loads(run_file.read_text(encoding="utf-8")) if run_file.is_file() else None
+    seconds = None if run is None else float(run["seconds"])
+    print(f"{key}: reused {folder}", flush=True)
+    return ModelRun(key, shown, encoder, results, seconds, record, _reused_from(folder, run))
 
 
 def _score(result: CompareResult, name: str) -> float:
@@ -127,20 +202,49 @@ def _verdict(result: CompareResult, better: str, worse: str) -> tuple[str, str]:
 
 
 def _pretrain_lines(record: dict) -> list[str]:
-    m, c, t, after = record["model"], record["corpus"], record["train"], record["eval_after"]
-    s = record["settings"]
+    """The raw model's pretraining, every figure from its committed record."""
+    m, c, s = record["model"], record["corpus"], record["settings"]
+    before, after = record["held_out_before"], record["held_out_after"]
+    cut = c["cut_by_max_length"]
+    sessions = record["sessions"]
+    wall = sum(x["seconds"] for x in sessions)
+    threads = record["threads"]
+    held = (
+        f"the whole held-out split ({after['blocks']:,} blocks)"
+        if s["max_eval_blocks"] is None
+        else f"{after['blocks']:,} held-out blocks (at most {s['max_eval_blocks']:,})"
+    )
+    evals = {e["step"]: e["eval_loss"] for e in record["loss_curve"] if "eval_loss" in e}
+    curve = ", ".join(f"{loss:.2f} (step {step:,})" for step, loss in evals.items())
+    prov = record["provenance"]
+    lr = "hiddenpool's default lr" if s["lr"] is None else f"lr {s['lr']:g}"
+    trained = (
+        f", {record['train_seconds_last_session'] / 60:.1f} min of it training"
+        if len(sessions) == 1
+        else ""
+    )
     return [
-        f"Made by `python bench/pretrain_linux.py` (`hiddenpool pretrain`): {m['description']}, "
+        f"Made by `{prov['command']}` (`hiddenpool pretrain`; every figure here from its "
+        f"record docs/study/{record['recipe']}.json, written by a run at commit "
+        f"`{prov['git_commit'][:8]}`): {m['description']}, "
         f"{m['parameters'] / 1e6:.1f}M parameters, max length {s['max_length']}. Corpus: the "
         "Linux kernel documentation (Debian `linux-doc-6.1` 6.1.176-1, its reST sources without "
         f"translations): {c['train_documents']:,} training paragraphs, {c['train_tokens']:,} "
-        f"tokens; {c['eval_documents']:,} held out. {t['global_step']} steps of "
-        f"{t['batch_size']} blocks ({t['epochs']:.2f} epochs), lr {t['learning_rate']:g}, "
-        f"token masking 15% (80/10/10); {t['seconds'] / 60:.1f} min on "
-        f"{t['machine']} ({t['threads']} thread, shared with other jobs). Held-out MLM loss "
-        f"{record['eval_before']['loss']:.2f} → {after['loss']:.2f}, masked-token accuracy "
-        f"**{100 * after['accuracy']:.1f}%** ({after['masked_tokens']:,} masked tokens). A small, "
-        "briefly trained raw MLM: past the unigram plateau, far from converged.",
+        f"tokens; {c['eval_documents']:,} held out ({c['eval_tokens']:,} tokens). "
+        f"{100 * cut['share']:.1f}% of the corpus's {cut['documents']:,} documents "
+        f"({cut['longer_than_a_block']:,}) are longer than the {s['max_length'] - 2} text tokens "
+        f"of one packed block of {s['max_length']}, so no block holds them whole. Training: "
+        f"{record['steps']:,} steps × {s['batch_size']} blocks = "
+        f"{record['tokens_seen']:,} tokens seen, {lr}, "
+        f"{100 * s['mlm_probability']:.0f}% of tokens masked"
+        f"{' (whole words)' if s['whole_word_mask'] else ''}, {record['precision']}; "
+        f"{wall / 60:.1f} min in {len(sessions)} session{'s' if len(sessions) > 1 else ''} "
+        f"(wall time with data preparation and evaluation{trained}) on {record['machine']}, "
+        f"{threads} "
+        f"torch thread{'s' if threads > 1 else ''}. Held-out MLM loss {before['loss']:.2f} → "
+        f"{after['loss']:.2f}, masked-token accuracy {100 * before['accuracy']:.1f}% → "
+        f"**{100 * after['accuracy']:.1f}%** on {held}, {after['masked_tokens']:,} masked "
+        f"tokens. Held-out loss at each evaluation during training: {curve or 'none logged'}.",
         "",
     ]
 
@@ -148,13 +252,16 @@ def _pretrain_lines(record: dict) -> list[str]:
 def _model_section(run: ModelRun) -> list[str]:
     b, results = run.encoder.backbone, run.results
     names = (*PROBED, STS)
-    shown = f"`<cache>/models/{RAW}`" if run.key == RAW else f"`{b.name}`"
+    if run.seconds is None:
+        took = "Embedding and scoring: (reused from the earlier run)."
+    else:
+        took = f"Embedding and scoring took {run.seconds / 60:.1f} min"
+        took += f" (reused: {run.reused})." if run.reused else "."
     lines = [
         f"## {run.key}",
         "",
-        f"{shown}: {b.facts.name}, {b.num_layers} layers, {b.hidden_size} wide; own pooling "
-        f"`{run.encoder.strategy}`; pooler {b.pooler_status}. Embedding and scoring took "
-        f"{run.seconds / 60:.1f} min.",
+        f"`{run.shown}`: {b.facts.name}, {b.num_layers} layers, {b.hidden_size} wide; own "
+        f"pooling `{run.encoder.strategy}`; pooler {b.pooler_status}. {took}",
         "",
     ]
     if run.pretrain:
@@ -239,16 +346,44 @@ def main() -> None:
     parser.add_argument("--sts-limit", type=int, default=0, help="STS-B test pairs; 0: all")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1 on a busy CPU)")
-    parser.add_argument("--out", type=Path, default=ROOT / "docs")
+    parser.add_argument(
+        "--reuse", nargs="+", default=[], metavar="MODEL",
+        help="models of --models read back from their saved results, not re-embedded",
+    )  # fmt: skip
+    add_smoke_options(parser)
     args = parser.parse_args()
+    check_smoke(args)
+    unknown = [k for k in args.reuse if k not in args.models]
+    if unknown:
+        parser.error(f"--reuse {' '.join(unknown)}: not in --models {' '.join(args.models)}")
     this_run()  # the provenance record (load before) of what this run saves
     torch.set_num_threads(args.threads)
-    runs = [
-        _run_model(key, args.limit, args.sts_limit, args.folds, args.out) for key in args.models
-    ]
+    try:  # every check before the first model is embedded: one line, nothing written
+        for key in args.models:
+            model_source(key, args.smoke)
+        reused = {key: _reuse_model(key, args) for key in args.reuse}
+    except (FileNotFoundError, ValueError) as error:
+        raise SystemExit(f"model_study.py: {error}") from None
+    runs = [reused[key] if key in reused else _run_model(key, args) for key in args.models]
     command = f"--models {' '.join(args.models)} --limit {args.limit}"
     if args.sts_limit:
         command += f" --sts-limit {args.sts_limit}"
+    if args.reuse:
+        command += f" --reuse {' '.join(args.reuse)}"
+    if args.smoke:
+        command += " --smoke"
+    said = [f"{run.key} ({run.reused})" for run in runs if run.reused]
+    reuse_line = (
+        [
+            "Reused, not re-embedded in this run: "
+            + "; ".join(said)
+            + ". Their scores are read back from docs/study/models/<model>/<dataset>/"
+            "results.json, made with the same rows and folds.",
+            "",
+        ]
+        if said
+        else []
+    )
     lines = [
         "# Pooling on three frozen models: sentence-trained or raw MLM",
         "",
@@ -271,6 +406,7 @@ def main() -> None:
         'templates" (`bench/template_study.py`) and "After pooling" '
         "(`bench/postprocess_study.py`).",
         "",
+        *reuse_line,
         *_published(runs),
         "",
     ]

@@ -10,14 +10,16 @@ too when it is not the best, since that is what BERT-whitening whitened. Probe d
 stages on each training fold only; STS-B fits them on its train split's sentences and scores
 zero-shot cosine on the test split, as BERT-whitening did. Writes docs/study/<model>/
 postprocess.md and .json, and the "After pooling" section of docs/pooling-study.md from every
-model's saved .md (minilm, mpnet, linux-roberta-small first).
+model's saved .md (minilm, mpnet, linux-roberta-128 first).
 
     python bench/postprocess_study.py                   # MiniLM, 1,000 rows per probe dataset
-    python bench/postprocess_study.py --models mpnet linux-roberta-small --limit 400
+    python bench/postprocess_study.py --models mpnet linux-roberta-128 --limit 400
     python bench/postprocess_study.py --render          # rewrite the markdown from the .json
+    python bench/postprocess_study.py --models linux-roberta-128 --smoke --out /tmp/pp  # wiring
 
-A model is ``minilm``, ``mpnet``, ``linux-roberta-small`` (as in bench/model_study.py) or any
-folder.
+A model is ``minilm``, ``mpnet``, ``linux-roberta-128`` (as in bench/model_study.py; its
+pretraining figures come from the committed docs/study/pretrain-linux-roberta-128.json) or any
+folder. ``--out`` (default docs/) is where the study tree is read and written.
 """
 
 from __future__ import annotations
@@ -29,9 +31,18 @@ import time
 from pathlib import Path
 
 import torch
-from model_study import RAW, _source
 from provenance import this_run, write_results
-from study_common import checkpoint_name, raw_accuracy, replace_block, run_record, study_parser
+from study_common import (
+    RAW,
+    check_smoke,
+    checkpoint_name,
+    model_source,
+    pretrain_record,
+    raw_facts,
+    replace_block,
+    run_record,
+    study_parser,
+)
 
 from hiddenpool import Encoder
 from hiddenpool.compare import run_compare, subsample
@@ -46,8 +57,8 @@ ORDER = ("minilm", "mpnet", RAW)  # the order of the sections
 START, END = "<!-- post-processing:start -->", "<!-- post-processing:end -->"
 
 
-def _folder(key: str) -> Path:
-    return ROOT / "docs" / "study" / (re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(key).name) or "m")
+def _folder(out: Path, key: str) -> Path:
+    return out / "study" / (re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(key).name) or "m")
 
 
 def variants(best: str, width: int) -> list[str]:
@@ -63,16 +74,17 @@ def variants(best: str, width: int) -> list[str]:
     ]
 
 
-def chosen(key: str, own: str) -> dict[str, tuple[str, str]]:
-    """Per dataset, the strategy to post-process and where that choice comes from."""
+def chosen(key: str, own: str, docs: Path) -> dict[str, tuple[str, str]]:
+    """Per dataset, the strategy to post-process and where that choice comes from (read from
+    the study tree under ``docs``)."""
     out: dict[str, tuple[str, str]] = {}
-    pooling = _folder(key) / "summary.json"  # bench/pooling_study.py
+    pooling = _folder(docs, key) / "summary.json"  # bench/pooling_study.py
     if pooling.is_file():
         for name, result in json.loads(pooling.read_text()).items():
             if name == "provenance":  # bench/provenance.py's record, not a dataset
                 continue
             out[name] = (next(iter(result["scores"])), "best of the pooling study")
-    models = ROOT / "docs" / "study" / "models" / "summary.json"  # bench/model_study.py
+    models = docs / "study" / "models" / "summary.json"  # bench/model_study.py
     if models.is_file():
         for name, scores in json.loads(models.read_text()).get(key, {}).items():  # by model
             out.setdefault(name, (next(iter(scores)), "best of the three-model study"))
@@ -108,10 +120,10 @@ def _data(name: str, args: argparse.Namespace) -> tuple[object, list[str] | None
 
 def run_model(key: str, args: argparse.Namespace) -> dict[str, object]:
     """Every dataset's best strategy and its post-processed forms, scored."""
-    encoder = Encoder(_source(key), normalize=False)
+    encoder = Encoder(model_source(key, args.smoke), normalize=False)
     own = str(encoder.strategy)
     out: dict[str, dict[str, object]] = {}
-    choice = chosen(key, own)
+    choice = chosen(key, own, args.out)
     for name in (*PROBED, STS):
         best, origin = choice[name]
         bases = [best, own] if name == STS and own != best else [best]
@@ -192,7 +204,7 @@ def section(key: str, saved: dict) -> str:
         "",
         "**Findings:**",
         "",
-        *_reading(key, results),
+        *_reading(results, pretrain_record(info["model"])),
         "",
     ]
     return "\n".join(lines)
@@ -226,7 +238,7 @@ def _whitening(name: str, scored: dict) -> str:
     )
 
 
-def _reading(key: str, results: dict[str, dict]) -> list[str]:
+def _reading(results: dict[str, dict], record: dict | None) -> list[str]:
     """What the table says, with its own numbers."""
     int8, binary = _retained(results, "int8"), _retained(results, "binary")
     lines = [
@@ -245,12 +257,11 @@ def _reading(key: str, results: dict[str, dict]) -> list[str]:
             + "; ".join(said)
             + "."
         )
-    accuracy = raw_accuracy(key)
-    if accuracy is not None:
+    if record is not None:
         lines.append(
-            "- This raw MLM is small and weak (4 layers, held-out masked-token accuracy "
-            f"{100 * accuracy:.1f}%); its scores are far below the sentence models', so what "
-            "whitening does here is evidence about an under-trained raw model, not about BERT."
+            f"- This is a raw MLM pretrained here on the Linux documentation ({raw_facts(record)}),"
+            " not BERT-base: what whitening does here is evidence about this model, not about "
+            "the raw BERT of BERT-whitening."
         )
     return lines
 
@@ -302,17 +313,18 @@ def main() -> None:
         "--sts-fit", type=int, default=1000, help="STS-B train pairs to fit on; 0: all 5,749"
     )
     args = parser.parse_args()
+    check_smoke(args)
     torch.set_num_threads(args.threads)
     this_run()  # the provenance record (load before) of what this run saves
     for key in [] if args.render else args.models:
         started = time.perf_counter()
         saved = run_model(key, args)
         saved["run"]["seconds"] = round(time.perf_counter() - started)  # type: ignore[index]
-        _folder(key).mkdir(parents=True, exist_ok=True)
-        write_results(_folder(key) / "postprocess.json", saved, this_run())
+        _folder(args.out, key).mkdir(parents=True, exist_ok=True)
+        write_results(_folder(args.out, key) / "postprocess.json", saved, this_run())
     texts, saved_all = [], {}
     for key in [*ORDER, *(k for k in args.models if k not in ORDER)]:
-        folder = _folder(key)
+        folder = _folder(args.out, key)
         if not (folder / "postprocess.json").is_file():
             continue
         saved = json.loads((folder / "postprocess.json").read_text())
@@ -325,8 +337,9 @@ def main() -> None:
         (folder / "postprocess.md").write_text(text)
         texts.append(text)
     head = ["## After pooling", "", *overview(saved_all)]
-    _replace(ROOT / "docs" / "pooling-study.md", "\n".join(head) + "\n" + "\n".join(texts))
-    print("wrote docs/pooling-study.md")
+    doc = args.out / "pooling-study.md"
+    _replace(doc, "\n".join(head) + "\n" + "\n".join(texts))
+    print(f"wrote {doc}")
 
 
 if __name__ == "__main__":

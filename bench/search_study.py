@@ -13,10 +13,12 @@ For every model, ``run_compare`` (what ``hiddenpool compare --strategies all`` r
   runs.
 
 Writes docs/study/<model>-search/<dataset>/results.json (with provenance) and the "Search and
-grouping" section of docs/pooling-study.md from every saved model (minilm, mpnet first).
+grouping" section of docs/pooling-study.md from every saved model (minilm, mpnet,
+linux-roberta-128 first; ``--out`` moves the whole tree, e.g. for ``--smoke``).
 
     python bench/search_study.py --models minilm
     python bench/search_study.py --models mpnet --max-length 128 --corpus-passes 1
+    python bench/search_study.py --models linux-roberta-128 --smoke --out /tmp/ss  # wiring
     python bench/search_study.py --render          # rewrite the section from the .json
 """
 
@@ -32,29 +34,38 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from provenance import provenance, write_results
-from study_common import checkpoint_name, replace_block
+from study_common import (
+    RAW,
+    add_smoke_options,
+    check_smoke,
+    checkpoint_name,
+    model_source,
+    replace_block,
+    shown_name,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
-DOC = ROOT / "docs" / "pooling-study.md"
-MODELS = ROOT / "docs" / "study" / "models" / "summary.json"  # bench/model_study.py's winners
+DOCS = ROOT / "docs"
 PROBES = ("vader-movies", "vader-tweets", "rotten-tomatoes")
-ORDER = ("minilm", "mpnet")
+ORDER = ("minilm", "mpnet", RAW)
 RETRIEVAL, CLUSTERING = "manpages", "trec"
 START, END = "<!-- search-study:start -->", "<!-- search-study:end -->"
 WHITEN = (64, 128, 256)
 
 
-def folder(key: str, dataset: str) -> Path:
+def folder(key: str, dataset: str, docs: Path = DOCS) -> Path:
     name = re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(key).name) or "m"
-    return ROOT / "docs" / "study" / f"{name}-search" / dataset
+    return docs / "study" / f"{name}-search" / dataset
 
 
-def references(key: str) -> dict[str, str]:
+def references(key: str, docs: Path = DOCS) -> dict[str, str]:
     """The strategies other studies chose for this model: ``sts-b`` and each probe dataset's
-    winner in bench/model_study.py's summary (none for a model it did not study)."""
-    if not MODELS.is_file():
+    winner in bench/model_study.py's summary under ``docs`` (none for a model it did not
+    study)."""
+    models = docs / "study" / "models" / "summary.json"  # bench/model_study.py's winners
+    if not models.is_file():
         return {}
-    saved = json.loads(MODELS.read_text()).get(key, {})
+    saved = json.loads(models.read_text()).get(key, {})
     return {name: next(iter(scores)) for name, scores in saved.items() if scores}
 
 
@@ -64,7 +75,9 @@ def _one_pass(spec: str) -> bool:
     return parse_strategy(spec).side_template("document") is None
 
 
-def strategies(encoder: Any, key: str, two_sided: bool, corpus_passes: int | None) -> list[str]:
+def strategies(
+    encoder: Any, key: str, two_sided: bool, corpus_passes: int | None, docs: Path = DOCS
+) -> list[str]:
     """The sweep ``--strategies all`` runs, the reference winners and the own pooling
     whitened (post_process adds the best one's stages after ranking)."""
     from hiddenpool.compare import default_strategies
@@ -75,7 +88,10 @@ def strategies(encoder: Any, key: str, two_sided: bool, corpus_passes: int | Non
         specs = [s for s in specs if _one_pass(s)]
     own = str(encoder.strategy)
     width = encoder.width(own)
-    specs += [*references(key).values(), *(f"{own} | whiten({k})" for k in WHITEN if k < width)]
+    specs += [
+        *references(key, docs).values(),
+        *(f"{own} | whiten({k})" for k in WHITEN if k < width),
+    ]
     return list(dict.fromkeys(str(parse_strategy(s)) for s in specs))
 
 
@@ -105,14 +121,15 @@ def run_task(key: str, task: str, args: argparse.Namespace) -> Path:
 
     started = provenance()
     torch.set_num_threads(args.threads)
-    encoder = Encoder(None if key == "minilm" else key, normalize=False, max_length=args.max_length)
+    source = model_source(key, args.smoke)
+    encoder = Encoder(source, normalize=False, max_length=args.max_length)
     chosen = create_task(task)
     dataset = RETRIEVAL if task == "retrieval" else args.cluster_data
     data = load_task_data(chosen, dataset)
     limit = args.query_limit if task == "retrieval" else args.cluster_limit
     data = subsample(data, limit or None, seed=0)
     passes = args.corpus_passes if task == "retrieval" else None
-    specs = args.strategies or strategies(encoder, key, chosen.two_sided, passes)
+    specs = args.strategies or strategies(encoder, key, chosen.two_sided, passes, args.out)
     import sklearn.cluster  # noqa: F401 - loads sklearn's libgomp, so the limit below reaches it
 
     began = time.perf_counter()
@@ -126,7 +143,7 @@ def run_task(key: str, task: str, args: argparse.Namespace) -> Path:
     result = run.result
     payload = {
         "model": key,
-        "checkpoint": encoder.backbone.name,
+        "checkpoint": shown_name(args.smoke) if key == RAW else encoder.backbone.name,
         "task": task,
         "dataset": dataset,
         "rows": result.n_rows,
@@ -134,7 +151,7 @@ def run_task(key: str, task: str, args: argparse.Namespace) -> Path:
         "unit": result.unit,
         "primary_metric": result.primary_metric,
         "own": str(encoder.strategy),
-        "references": {} if args.strategies else references(key),
+        "references": {} if args.strategies else references(key, args.out),
         "tag": args.tag,
         "max_length": encoder.max_length,
         "corpus_passes": passes,
@@ -146,7 +163,7 @@ def run_task(key: str, task: str, args: argparse.Namespace) -> Path:
         "stages_note": run.stages_note,
         "strategies": _rows(result),
     }
-    where = folder(key, dataset + (f"-{args.tag}" if args.tag else ""))
+    where = folder(key, dataset + (f"-{args.tag}" if args.tag else ""), args.out)
     path = write_results(where / "results.json", payload, started)
     print(f"{key} {task}: {len(specs)} strategies in {payload['seconds']} s", flush=True)
     return path
@@ -349,10 +366,11 @@ over the seeded runs for clustering (those runs resample the same texts and rese
 measure the protocol's own noise, not a fresh draw of data). The STS-B and probe winners are
 those of docs/model-study.md (bench/model_study.py's summary, scored at each model's own
 length). To fit a shared 2-core CPU, MPNet embeds the first 128 tokens of each text (the whole
-corpus is still searched) and both models cluster a seeded sample of 2,000 texts per dataset;
+corpus is still searched) and {who} cluster a seeded sample of 2,000 texts per dataset;
 each setup line says so. Timings are wall seconds on that loaded machine. Every number below is
 rendered from docs/study/<model>-search/<dataset>/results.json.
-
+{pending}"""
+PENDING = """
 The third model, the raw Linux-docs RoBERTa, is pending: it is being retrained stronger
 (issue #22), and its rows will be added when that model exists. No number here is about it.
 """
@@ -444,10 +462,14 @@ def _answers(found: list[dict]) -> list[str]:
     ]
 
 
-def render() -> str:
-    parts = [HEAD]
+def render(docs: Path = DOCS) -> str:
+    """The section from every results.json under ``docs``/study/*-search/ (the raw model's
+    rows, once saved, replace the note that they are pending)."""
+    raw = any(folder(RAW, "x", docs).parent.glob("*/results.json"))
+    head = HEAD.format(who="every model" if raw else "both models", pending="" if raw else PENDING)
+    parts = [head]
     found = sorted(
-        ROOT.glob("docs/study/*-search/*/results.json"),
+        docs.glob("study/*-search/*/results.json"),
         key=lambda p: (
             ORDER.index(p.parts[-3][: -len("-search")])
             if p.parts[-3][: -len("-search")] in ORDER
@@ -463,8 +485,8 @@ def render() -> str:
     return "\n".join(parts)
 
 
-def replace_section(text: str) -> None:
-    replace_block(DOC, START, END, text)
+def replace_section(text: str, docs: Path = DOCS) -> None:
+    replace_block(docs / "pooling-study.md", START, END, text)
 
 
 def main() -> None:
@@ -481,12 +503,14 @@ def main() -> None:
     parser.add_argument("--strategies", nargs="+", default=None, help="only these specs")
     parser.add_argument("--tag", default="", help="with --strategies: saved as <dataset>-TAG")
     parser.add_argument("--render", action="store_true", help="only rebuild the section")
+    add_smoke_options(parser)
     args = parser.parse_args()
+    check_smoke(args)
     for key in [] if args.render else args.models:
         for task in args.tasks:
             run_task(key, task, args)
-    replace_section(render())
-    print(f"wrote {DOC.relative_to(ROOT)}")
+    replace_section(render(args.out), args.out)
+    print(f"wrote {args.out / 'pooling-study.md'}")
 
 
 if __name__ == "__main__":

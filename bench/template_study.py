@@ -6,38 +6,46 @@ vader-movies, vader-tweets, rotten-tomatoes and trec, and zero-shot cosine simil
 Benchmark test split. One forward pass per template. Per model it writes docs/study/<model>-
 templates/<dataset>/ (report.md with its Templates section, results.json) and run.json (the
 command, date, machine, costs); then docs/study/templates.md with a section per model that has a
-run.json (minilm, mpnet, linux-roberta-small first), read back from those files, and puts that
+run.json (minilm, mpnet, linux-roberta-128 first), read back from those files, and puts that
 section into docs/pooling-study.md (bench/pooling_study.py splices the same file in when it
 rewrites the study).
 
     python bench/template_study.py                 # MiniLM, 2,000 rows per probe dataset
-    python bench/template_study.py --models mpnet linux-roberta-small --limit 400 --sts-limit 500
+    python bench/template_study.py --models mpnet linux-roberta-128 --limit 400 --sts-limit 500
     python bench/template_study.py --render        # rebuild the section from the saved results
+    python bench/template_study.py --models linux-roberta-128 --smoke --out /tmp/ts  # wiring
 
-A model is ``minilm``, ``mpnet``, ``linux-roberta-small`` (bench/pretrain_linux.py's folder in
-the cache, as in bench/model_study.py) or any folder.
+A model is ``minilm``, ``mpnet``, ``linux-roberta-128`` (bench/pretrain_linux.py's folder in
+the cache, as in bench/model_study.py; its pretraining figures come from the committed
+docs/study/pretrain-linux-roberta-128.json) or any folder.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import re
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
-from model_study import RAW, _source
 from provenance import this_run, write_results
-from study_common import checkpoint_name, raw_accuracy, run_record, study_parser
+from study_common import (
+    RAW,
+    check_smoke,
+    checkpoint_name,
+    model_source,
+    pretrain_record,
+    raw_facts,
+    run_record,
+    study_parser,
+)
 
 from hiddenpool import Encoder
 from hiddenpool.compare import run_compare, subsample
 from hiddenpool.data import load_dataset
-from hiddenpool.evaluate import CompareResult, StrategyResult, write_report
-from hiddenpool.evaluate.stats import MetricSummary, PairedDifference
+from hiddenpool.evaluate import CompareResult, write_report
+from hiddenpool.evaluate.stats import PairedDifference
 from hiddenpool.evaluate.templates_report import template_rows
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,7 +64,7 @@ def _folder(out: Path, key: str) -> Path:
 def _run(key: str, args: argparse.Namespace) -> None:
     """Embed and score one model on every dataset; write its reports and run.json."""
     started = time.perf_counter()
-    encoder = Encoder(_source(key), normalize=False)
+    encoder = Encoder(model_source(key, args.smoke), normalize=False)
     costs: dict[str, tuple[int, float, int]] = {}
     for name in (*PROBED, STS):
         data = (
@@ -87,34 +95,10 @@ def _run(key: str, args: argparse.Namespace) -> None:
     write_results(_folder(args.out, key) / "run.json", record, this_run())
 
 
-def _summary(stored: dict) -> MetricSummary:
-    """As stored: for sts-b the mean is the Spearman of all pairs, not the mean of the folds."""
-    mean, std = (math.nan if v is None else v for v in (stored["mean"], stored["std"]))
-    low, high = (math.nan if v is None else v for v in stored["ci95"])
-    return MetricSummary(mean, std, low, high, tuple(stored["folds"]))
-
-
 def load_result(path: Path) -> CompareResult:
     """A CompareResult back from write_report's results.json: the fold scores, which is all
-    the tables and paired differences read (no out-of-fold predictions, no ensemble)."""
-    d = json.loads(path.read_text())
-    strategies = tuple(
-        StrategyResult(
-            s["name"],
-            s["dim"],
-            {m: _summary(v) for m, v in s["metrics"].items()},
-            np.empty(0),
-            s["param_name"],
-            tuple(tuple(p) for p in s["params"]),
-            s["at_grid_edge"],
-            s["seconds"],
-        )
-        for s in d["strategies"]
-    )
-    return CompareResult(
-        d["task"], d["primary_metric"], d["higher_is_better"], tuple(d["metrics"]), strategies,
-        None, np.arange(d["n_rows"]) % d["n_folds"], d["default_strategy"],
-    )  # fmt: skip
+    the tables and paired differences read (no out-of-fold predictions)."""
+    return CompareResult.from_dict(json.loads(path.read_text(encoding="utf-8")))
 
 
 def _cell(result: CompareResult, name: str) -> str:
@@ -148,7 +132,7 @@ def _tally(results: dict[str, CompareResult], spec: str, reference: str) -> str:
     return "; ".join(f"{k} {', '.join(v)}" for k, v in groups.items() if v)
 
 
-def _findings(key: str, results: dict[str, CompareResult]) -> list[str]:
+def _findings(results: dict[str, CompareResult], record: dict | None) -> list[str]:
     """What the tables say, in words, from their own numbers."""
     lines = ["**Findings** (paired over folds; within noise: the 95% CI includes 0):", ""]
     pairs = [(n, spec, r.compare(spec, "mean")) for n, r in results.items() for spec in TEMPLATED]
@@ -171,13 +155,12 @@ def _findings(key: str, results: dict[str, CompareResult]) -> list[str]:
         f"on {', '.join(wins) or 'no dataset'}, loses beyond it on "
         f"{', '.join(losses) or 'no dataset'}, of {len(results)}."
     )
-    accuracy = raw_accuracy(key)
-    if accuracy is not None:
+    if record is not None:
         lines.append(
-            "- This model is a small, briefly pretrained raw MLM (held-out masked-token accuracy "
-            f"{100 * accuracy:.1f}%, max length 64): its mask prediction is weak, so "
-            "`promptbert:mask` is tested far from PromptBERT's setting (a converged BERT-base); "
-            "a loss here says little about PromptBERT on a strong raw model."
+            f"- This model is a raw MLM pretrained here on the Linux documentation "
+            f"({raw_facts(record)}): `promptbert:mask` reads its state at the mask token, so "
+            "these rows are about this model's mask prediction, not about PromptBERT's setting "
+            "(BERT-base pretrained on general English)."
         )
     return lines
 
@@ -225,7 +208,8 @@ def section(key: str, out: Path) -> str:
         for d, (rows, seconds, passes) in info["costs"].items()
     )
     seconds = f"; {info['seconds']} s in all" if info.get("seconds") else ""
-    lines += ["", f"Embedding cost: {costs}{seconds}.", "", *_findings(key, results)]
+    record = pretrain_record(info["model"])
+    lines += ["", f"Embedding cost: {costs}{seconds}.", "", *_findings(results, record)]
     return "\n".join(lines)
 
 
@@ -292,8 +276,8 @@ def _splice(doc: Path, text: str) -> None:
 
 def main() -> None:
     parser = study_parser(__doc__.splitlines()[0], limit=2000)
-    parser.add_argument("--out", type=Path, default=ROOT / "docs")
     args = parser.parse_args()
+    check_smoke(args)
     torch.set_num_threads(args.threads)
     this_run()  # the provenance record (load before) of what this run saves
     for key in [] if args.render else args.models:

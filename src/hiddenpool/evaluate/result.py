@@ -6,6 +6,7 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -55,6 +56,32 @@ class StrategyResult:
             out["oof"] = self.oof.tolist()
         return out
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> StrategyResult:
+        """The result back from :meth:`to_dict` (a ``rank`` key is ignored).
+
+        Args:
+            data: the dict; ``oof`` is read when present, else left empty.
+
+        Returns:
+            The strategy's result.
+        """
+        return cls(
+            str(data["name"]),
+            int(data["dim"]),
+            {k: MetricSummary.from_dict(v) for k, v in data["metrics"].items()},
+            _predictions(data),
+            str(data["param_name"]),
+            tuple(tuple(float(x) for x in p) for p in data["params"]),
+            bool(data["at_grid_edge"]),
+            float(data["seconds"]),
+        )
+
+
+def _predictions(data: Mapping[str, Any]) -> np.ndarray:
+    """Stored out-of-fold predictions, or an empty array when they were not stored."""
+    return np.asarray(data["oof"], dtype=np.float64) if "oof" in data else np.empty(0)
+
 
 @dataclass(frozen=True)
 class EnsembleResult:
@@ -88,6 +115,24 @@ class EnsembleResult:
         if include_predictions:
             out["oof"] = self.oof.tolist()
         return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], higher_is_better: bool) -> EnsembleResult:
+        """The ensemble back from :meth:`to_dict`.
+
+        Args:
+            data: the dict; ``oof`` is read when present, else left empty.
+            higher_is_better: the direction of the compared metric (not stored).
+
+        Returns:
+            The ensemble's result.
+        """
+        return cls(
+            {k: MetricSummary.from_dict(v) for k, v in data["metrics"].items()},
+            tuple(tuple(str(x) for x in m) for m in data["members"]),
+            _predictions(data),
+            PairedDifference.from_dict(data["versus_best"], higher_is_better),
+        )
 
 
 @dataclass(frozen=True)
@@ -253,6 +298,61 @@ class CompareResult:
         if include_predictions:
             out["fold_ids"] = self.fold_ids.tolist()
         return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CompareResult:
+        """The comparison back from :meth:`to_dict`, e.g. a report's results.json.
+
+        Everything the ranking, the tables and :meth:`compare` read comes back: each
+        strategy's metric summaries with their per-fold scores (so paired intervals are the
+        same), the ensemble, rows and folds, the unit, the default strategy and the baselines.
+        Out-of-fold predictions and fold ids are only there when ``to_dict`` was asked for
+        them; results.json (``write_report``) leaves them out, so then every ``oof`` is empty
+        and ``fold_ids`` is ``arange(n_folds)``, one entry per fold, with ``rows`` keeping the
+        row count (as clustering's results hold one entry per run). Files written before
+        ``unit`` and ``baselines`` were saved read as ``"fold"`` and none.
+
+        Args:
+            data: the dict (derived keys such as ``best`` and ``winner_vs_default`` are
+                recomputed, not read).
+
+        Returns:
+            The comparison; its ``to_dict()`` equals ``data``'s keys of the same name.
+
+        Raises:
+            ValueError: a required key is missing.
+
+        >>> again = CompareResult.from_dict(result.to_dict())  # doctest: +SKIP
+        >>> again.compare("mean", "cls") == result.compare("mean", "cls")  # doctest: +SKIP
+        True
+        """
+        required = ("task", "primary_metric", "higher_is_better", "metrics", "n_rows", "n_folds",
+                    "strategies")  # fmt: skip
+        missing = [k for k in required if k not in data]
+        if missing:
+            raise ValueError(f"not a CompareResult dict: missing {', '.join(missing)}")
+        higher = bool(data["higher_is_better"])
+        n_rows = int(data["n_rows"])
+        if data.get("fold_ids") is not None:
+            fold_ids = np.asarray(data["fold_ids"], dtype=np.int64)
+        else:
+            fold_ids = np.arange(int(data["n_folds"]), dtype=np.int64)
+        ensemble = data.get("ensemble")
+        return cls(
+            task=str(data["task"]),
+            primary_metric=str(data["primary_metric"]),
+            higher_is_better=higher,
+            metric_names=tuple(str(m) for m in data["metrics"]),
+            strategies=tuple(StrategyResult.from_dict(s) for s in data["strategies"]),
+            ensemble=None if ensemble is None else EnsembleResult.from_dict(ensemble, higher),
+            fold_ids=fold_ids,
+            default_strategy=data.get("default_strategy"),
+            label_names=tuple(str(x) for x in data.get("label_names", ())),
+            classes=tuple(str(x) for x in data.get("classes", ())),
+            unit=str(data.get("unit", "fold")),
+            rows=None if n_rows == len(fold_ids) else n_rows,
+            baselines=tuple(StrategyResult.from_dict(b) for b in data.get("baselines", ())),
+        )
 
     def to_json(self, indent: int = 2, include_predictions: bool = False) -> str:
         """The :meth:`to_dict` content as JSON text."""

@@ -9,8 +9,9 @@ Two strategies are compared on the same folds, so their difference is paired per
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -30,6 +31,11 @@ def t_quantile(k: int, level: float = 0.95) -> float:
     from scipy.stats import t
 
     return float(t.ppf(0.5 + level / 2.0, k - 1))
+
+
+def _number(value: Any) -> float:
+    """A stored float back: None (how ``to_dict`` writes NaN) becomes NaN."""
+    return math.nan if value is None else float(value)
 
 
 def _mean_std_ci(values: Sequence[float]) -> tuple[float, float, float, float]:
@@ -81,6 +87,34 @@ class MetricSummary:
             "ci95": bounds,
             "folds": list(self.folds),
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MetricSummary:
+        """The summary back from :meth:`to_dict` (None becomes NaN).
+
+        The stored mean is kept as it is, not recomputed from the folds: for zero-shot
+        similarity it is the score over all pairs, not the mean of the fold scores.
+
+        Args:
+            data: ``{"mean", "std", "ci95": [low, high], "folds"}``.
+
+        Returns:
+            The summary.
+
+        Raises:
+            ValueError: a key is missing.
+        """
+        missing = [k for k in ("mean", "std", "ci95", "folds") if k not in data]
+        if missing:
+            raise ValueError(f"not a MetricSummary dict: missing {', '.join(missing)}")
+        low, high = data["ci95"]
+        return cls(
+            _number(data["mean"]),
+            _number(data["std"]),
+            _number(low),
+            _number(high),
+            tuple(_number(v) for v in data["folds"]),
+        )
 
 
 @dataclass(frozen=True)
@@ -153,3 +187,18 @@ class PairedDifference:
         out["a_is_better"] = self.a_is_better
         out["exceeds_noise"] = self.exceeds_noise
         return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], higher_is_better: bool) -> PairedDifference:
+        """The difference back from :meth:`to_dict`.
+
+        Args:
+            data: ``{"a", "b", "metric", "mean", "std", "ci_low", "ci_high"}`` (the derived
+                ``a_is_better`` and ``exceeds_noise`` are recomputed, not read).
+            higher_is_better: the metric's direction (``to_dict`` does not store it).
+
+        Returns:
+            The paired difference.
+        """
+        values = (_number(data[k]) for k in ("mean", "std", "ci_low", "ci_high"))
+        return cls(str(data["a"]), str(data["b"]), str(data["metric"]), higher_is_better, *values)
