@@ -15,14 +15,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from model_study import RAW
+from model_study import PUBLISHED, SEEDS_ORDER
+from study_common import RAW
 
 from hiddenpool.evaluate.stats import PairedDifference
 
 ROOT = Path(__file__).resolve().parents[1]
 STUDY = ROOT / "docs" / "study"
 MODELS = ("minilm", "mpnet", RAW)
-SHOWN = {"minilm": "MiniLM", "mpnet": "MPNet", RAW: "the raw Linux-docs RoBERTa"}
+SHOWN = {
+    "minilm": "MiniLM",
+    "mpnet": "MPNet",
+    RAW: "the raw MLM RoBERTa pretrained here on the Linux kernel documentation",
+}
 LOADED: set[Path] = set()  # every results file a render read
 
 __all__ = ["FINDINGS", "LOADED", "Verdict", "verdict"]
@@ -138,11 +143,9 @@ def readme_model_findings() -> str:
             f"beyond noise on {len(lower)} of {n}" + (f" ({', '.join(lower)})" if lower else "")
         )
     return (
-        f"On {len(runs)} models (MiniLM, MPNet, and a raw MLM RoBERTa pretrained here on the "
-        "Linux kernel documentation), [docs/model-study.md](docs/model-study.md) scores the same "
-        "strategies on the same rows and folds (three probe datasets and STS-B): "
-        + "; ".join(parts)
-        + "."
+        f"On {len(runs)} frozen models ({', '.join(SHOWN[k] for k in runs)}), "
+        "[docs/model-study.md](docs/model-study.md) scores the same strategies on the same rows "
+        "and folds (three probe datasets and STS-B): " + "; ".join(parts) + "."
     )
 
 
@@ -238,9 +241,110 @@ def readme_stage_findings() -> str:
     )
 
 
+def _pretrain_record(name: str) -> dict[str, Any]:
+    return _load(STUDY / f"pretrain-{name}.json")
+
+
+def _minutes(record: dict[str, Any]) -> float:
+    """Wall minutes of training over every session (a run resumed across sessions)."""
+    return sum(s.get("seconds", 0.0) for s in record["sessions"]) / 60
+
+
+def pretrain_table(name: str) -> str:
+    """A markdown table of one pretraining record (docs/study/pretrain-NAME.json)."""
+    r = _pretrain_record(name)
+    m, c, s = r["model"], r["corpus"], r["settings"]
+    before, after = r["held_out_before"], r["held_out_after"]
+    cut = c["cut_by_max_length"]
+    mlm = r["objective"] == "mlm"
+    counted = after["masked_tokens"] if mlm else after["predicted_tokens"]
+    what = "masked-token accuracy" if mlm else "next-token accuracy"
+    per = r["tokens_seen"] / max(r["steps"], 1)
+    whole = s.get("max_eval_blocks") is None
+    scope = "the whole held-out split" if whole else f"{after['blocks']} held-out blocks"
+    rows = [
+        ("model", f"{m['description']}, {m['parameters'] / 1e6:.1f}M parameters, max length "
+         f"{s['max_length']}"),
+        ("corpus", f"{c['train_documents']:,} training paragraphs ({c['train_tokens'] / 1e6:.2f}M "
+         f"tokens), {c['eval_documents']:,} held out ({c['eval_tokens']:,} tokens); "
+         f"{100 * cut['share']:.1f}% of the {cut['documents']:,} paragraphs are longer than one "
+         "block (cut by the max length)"),
+        ("training", f"{r['steps']:,} steps × {s['batch_size']} blocks = "
+         f"{r['tokens_seen'] / 1e6:.2f}M tokens ({per:,.0f} a step), lr {s['lr']:g}, "
+         f"{r['precision']}"),
+        ("compute", f"{_minutes(r):.0f} min over {len(r['sessions'])} session(s) on "
+         f"{r['machine']} ({r['provenance']['cpu']}), {r['threads']} torch thread(s), shared "
+         "with other jobs"),
+        ("held-out", f"loss {before['loss']:.2f} → {after['loss']:.2f}"
+         + ("" if mlm else f", perplexity {before['perplexity']:,.0f} → "
+            f"{after['perplexity']:,.1f}")
+         + f", {what} {100 * before['accuracy']:.1f}% → **{100 * after['accuracy']:.1f}%** "
+         f"({counted:,} tokens, {scope})"),
+        ("command", f"`{r['provenance']['command']}` at commit "
+         f"`{r['provenance']['git_commit'][:8]}`"),
+    ]  # fmt: skip
+    return "\n".join(["", "| | |", "|---|---|", *(f"| {k} | {v} |" for k, v in rows), ""])
+
+
+def models_raw_pretrain() -> str:
+    """docs/models.md: how the raw RoBERTa of the studies was trained (once it has been)."""
+    if not (STUDY / f"pretrain-{RAW}.json").is_file():
+        return f" Its record is not committed yet: `{RAW}` has not finished training."
+    return pretrain_table(RAW)
+
+
+def _score(result: dict[str, Any], name: str) -> float:
+    metric = result["primary_metric"]
+    return next(s["metrics"][metric]["mean"] for s in result["strategies"] if s["name"] == name)
+
+
+def models_findings() -> str:
+    """docs/models.md: what the three-model study says, each claim with its paired count."""
+    runs = _model_results()
+    head = "| model | CLS | mean | first-last (`mean@1,-1`) | best layer |"
+    table = [head, "|---|---|---|---|---|"]
+    table.append(
+        "| BERT-base (published; SBERT Table 1, BERT-flow) | "
+        f"{PUBLISHED['cls']:.2f} | {PUBLISHED['mean']:.2f} | {PUBLISHED['mean@1,-1']:.2f} | |"
+    )
+    bullets = []
+    for key, results in runs.items():
+        sts = results["sts-b"]
+        layers = _layers(sts)
+        best = _best_layer(sts, layers)
+        named = f"mean@{best}" if best < layers else "mean"
+        cells = [f"{100 * _score(sts, s):.2f}" for s in ("cls", "mean", "mean@1,-1")]
+        top = f"{100 * _score(sts, named):.2f} (layer {best} of {layers})"
+        table.append(f"| {SHOWN[key]} | " + " | ".join([*cells, top]) + " |")
+        probes = {n: r for n, r in results.items() if n != "sts-b"}
+        n = len(probes)
+        averages = {spec: _count(probes, spec, "mean") for spec in ("mean@1:", "mean@-4:")}
+        order = [name for name, _ in SEEDS_ORDER]
+        seeds = sum(
+            sorted(SEEDS_ORDER, key=lambda kv: -_score(r, kv[1])) == list(SEEDS_ORDER)
+            for r in results.values()
+        )
+        bullets.append(
+            f"- **{SHOWN[key]}**: on STS-B zero-shot `mean` over CLS "
+            f"{verdict(sts, 'mean', 'cls')}, first-last over the last layer "
+            f"{verdict(sts, 'mean@1,-1', 'mean')}"
+            + (
+                f", its best layer ({best}) over the last {verdict(sts, named, 'mean')}"
+                if best < layers
+                else ""
+            )
+            + "; on the probes, "
+            + ", ".join(f"`{spec}` beats `mean` on {_tally(c, n)}" for spec, c in averages.items())
+            + f"; the seeds' order ({' > '.join(order)}) on {seeds} of {len(results)} datasets."
+        )
+    return "\n".join(["", *table, "", *bullets, ""])
+
+
 FINDINGS: dict[str, Callable[[], str]] = {
     "readme_pooling_findings": readme_pooling_findings,
     "readme_model_findings": readme_model_findings,
     "readme_template_findings": readme_template_findings,
     "readme_stage_findings": readme_stage_findings,
+    "models_raw_pretrain": models_raw_pretrain,
+    "models_findings": models_findings,
 }

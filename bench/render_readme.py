@@ -26,7 +26,12 @@ from render_findings import FINDINGS
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
-DOCS = (ROOT / "bench" / "README.md", ROOT / "README.md", ROOT / "docs" / "scaling.md")
+DOCS = (
+    ROOT / "bench" / "README.md",
+    ROOT / "README.md",
+    ROOT / "docs" / "scaling.md",
+    ROOT / "docs" / "models.md",
+)
 BLOCK = re.compile(
     r"(<!-- generated: (?P<name>[\w-]+) -->)(?P<body>.*?)(<!-- end generated -->)", re.S
 )

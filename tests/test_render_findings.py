@@ -62,7 +62,32 @@ def test_a_changed_fold_score_changes_the_readme_sentence(monkeypatch) -> None:
 def test_every_finding_reads_only_committed_study_files() -> None:
     render_findings.LOADED.clear()
     for render in render_findings.FINDINGS.values():
-        assert render()
+        assert render().strip()
     assert render_findings.LOADED
     for path in render_findings.LOADED:
         assert path.is_relative_to(render_findings.STUDY), path
+
+
+def test_a_pretraining_record_renders_every_figure_it_holds(tmp_path, monkeypatch) -> None:
+    record = {
+        "provenance": {"command": "python bench/pretrain_linux.py", "git_commit": "0123abcd" * 5,
+                       "cpu": "Test CPU"},
+        "objective": "mlm",
+        "model": {"description": "RobertaForMaskedLM 'small'", "parameters": 5_315_392},
+        "corpus": {"train_documents": 1000, "train_tokens": 2_500_000, "eval_documents": 20,
+                   "eval_tokens": 4000,
+                   "cut_by_max_length": {"documents": 1020, "longer_than_a_block": 51,
+                                         "share": 0.05}},
+        "settings": {"max_length": 128, "batch_size": 32, "lr": 1e-3, "max_eval_blocks": None},
+        "held_out_before": {"loss": 9.1, "accuracy": 0.0},
+        "held_out_after": {"loss": 3.25, "accuracy": 0.4567, "masked_tokens": 600},
+        "tokens_seen": 9_420_800, "steps": 2300, "precision": "fp32", "threads": 2,
+        "machine": "x86_64, 2 CPUs", "sessions": [{"seconds": 3000.0}, {"seconds": 2400.0}],
+    }  # fmt: skip
+    (tmp_path / "pretrain-x.json").write_text(__import__("json").dumps(record))
+    monkeypatch.setattr(render_findings, "STUDY", tmp_path)
+    table = render_findings.pretrain_table("x")
+    for figure in ("5.3M", "128", "2.50M", "5.0%", "2,300 steps × 32", "9.42M", "90 min over 2",
+                   "9.10 → 3.25", "**45.7%**", "600 tokens, the whole held-out split",
+                   "`0123abcd`"):  # fmt: skip
+        assert figure in table, (figure, table)
