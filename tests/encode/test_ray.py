@@ -1,5 +1,6 @@
-"""Ray Data engine on a local 2-CPU runtime: the local vectors; finished shards are skipped; shards
-are read by hiddenpool's reader; outputs are named after their inputs; --quiet is quiet."""
+"""Ray Data engine on a local 2-CPU runtime: the local vectors (stages that need no fitting too,
+byte for byte; stages to fit are refused); finished shards are skipped; shards are read by
+hiddenpool's reader; outputs are named after their inputs; --quiet is quiet."""
 
 from __future__ import annotations
 
@@ -67,6 +68,63 @@ def test_ray_vectors_equal_the_local_engine_and_keep_ids(runtime, shards, tmp_pa
             got = np.stack(table.column(spec).to_numpy(zero_copy_only=False))
             np.testing.assert_allclose(got, expected[spec], atol=1e-5)
     assert not [p for p in (tmp_path / "out").iterdir() if p.name.startswith(".")]
+
+
+STAGE_FREE = ("mean | truncate(8)", "mean | normalize", "mean | binary", "mean | ubinary")
+
+
+def test_stages_that_need_no_fitting_give_the_local_engines_bytes(
+    runtime, tmp_path, tiny_dir, one_thread
+):
+    texts = _texts(12, 4)
+    data = tmp_path / "in" / "t.jsonl"
+    data.parent.mkdir()
+    data.write_text(
+        "".join(json.dumps({"doc": f"t{i}", "text": t}) + "\n" for i, t in enumerate(texts))
+    )
+    specs = ("mean", *STAGE_FREE)
+    common = [
+        "--model",
+        str(tiny_dir("bert")),
+        "--quiet",
+        *(a for s in specs for a in ("--pooling", s)),
+    ]
+    local_out, ray_out = tmp_path / "local.npz", tmp_path / "ray"
+    assert main(["embed", str(data), "-o", str(local_out), *common]) == 0
+    argv = ["embed", str(data.parent), "-o", str(ray_out), "--engine", "ray", "--actors", "1"]
+    assert main([*argv, "--id-column", "doc", *common]) == 0
+    local = np.load(local_out)
+    table = pq.read_table(ray_out / "t.parquet")
+    rows = [int(i[1:]) for i in table.column("doc").to_pylist()]
+    assert sorted(rows) == list(range(len(texts)))
+    for spec in STAGE_FREE:
+        got = np.stack(table.column(spec).to_numpy(zero_copy_only=False))
+        expected = local[spec][rows]
+        assert (got.dtype, got.shape) == (expected.dtype, expected.shape), spec
+        assert got.tobytes() == expected.tobytes(), spec  # byte for byte, packing included
+    mean = local["mean"]  # and the local engine's stages are what they say
+    np.testing.assert_array_equal(local["mean | truncate(8)"], mean[:, :8])
+    np.testing.assert_array_equal(local["mean | ubinary"], np.packbits(mean > 0, axis=1))
+    np.testing.assert_array_equal(
+        local["mean | binary"].astype(np.int16) + 128, np.packbits(mean > 0, axis=1)
+    )
+
+
+def test_stages_that_need_fitting_are_still_refused_on_ray_in_one_line(tmp_path, capsys):
+    (tmp_path / "t.txt").write_text("a film\nanother\n")
+    out = tmp_path / "out"
+    argv = ["embed", str(tmp_path / "t.txt"), "-o", str(out), "--engine", "ray"]
+    assert main([*argv, "--pooling", "mean | binary", "--pooling", "mean | whiten(4)"]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "hiddenpool embed: error: --pooling 'mean | whiten(4)': whiten(4) must be fitted, which "
+        "runs on the local engine; drop --engine ray (truncate, normalize, binary and ubinary "
+        "run on Ray)"
+    ]
+    assert not out.exists()
+    with pytest.raises(
+        ValueError, match=r"'mean \| whiten\(4\)' has stages to fit \(whiten\(4\)\)"
+    ):
+        RayEmbedSettings(specs=("mean | binary", "mean | whiten(4)"))
 
 
 def test_rerun_skips_written_shards_and_redoes_a_lost_one(runtime, shards, tmp_path, tiny_dir):

@@ -253,12 +253,21 @@ def _refuse_query_side_on_ray(args: argparse.Namespace) -> None:
 
 
 def _refuse_stages_on_ray(args: argparse.Namespace) -> None:
-    """Fitted stages run on the local engine only: Ray workers would not share the state."""
+    """Stages that need no fitting (truncate, normalize, binary, ubinary) run on the Ray
+    workers as on the local engine; stages fitted on texts do not, as the workers would share
+    no fitted state (the registry's rule: :func:`hiddenpool.pooling.stages.needs_fitting`)."""
     from hiddenpool.pooling import parse_strategy
+    from hiddenpool.pooling.stages import stages_to_fit
 
-    staged = any(parse_strategy(s).stages for s in args.pooling or [])
-    if staged or args.fit or args.fit_self or args.transform:
+    for spec in args.pooling or []:
+        strategy = parse_strategy(spec)
+        if strategy.needs_fitting:
+            raise ValueError(
+                f"--pooling {spec!r}: {stages_to_fit(strategy.stages)} must be fitted, which runs "
+                "on the local engine; drop --engine ray (truncate, normalize, binary and ubinary "
+                "run on Ray)"
+            )
+    if args.fit or args.fit_self or args.transform:
         raise ValueError(
-            "stages after pooling (| whiten(k), | int8...) and --fit/--fit-self/--transform run "
-            "on the local engine; drop --engine ray"
+            "--fit, --fit-self and --transform run on the local engine; drop --engine ray"
         )

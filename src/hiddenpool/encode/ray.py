@@ -23,6 +23,8 @@ from typing import Any
 import numpy as np
 
 from hiddenpool.io import INPUT_FORMATS, TEXT, Column, InputError, input_format, open_table
+from hiddenpool.pooling import parse_strategy
+from hiddenpool.pooling.stages import stages_to_fit
 
 __all__ = ["RayEmbedSettings", "embed_dataset", "embed_files", "list_shards", "shard_output"]
 
@@ -35,7 +37,10 @@ class RayEmbedSettings:
 
     Attributes:
         specs: pooling specs; each becomes an output column named by the spec as written.
-            Empty: the model's own default strategy.
+            Empty: the model's own default strategy. A spec may end in stages that need no
+            fitting (``| truncate(k)``, ``| normalize``, ``| binary``, ``| ubinary``), applied
+            by the workers' Encoder as on the local engine; stages fitted on texts (whiten, pca,
+            center, int8, uint8) are refused, as the workers would share no fitted state.
         model: model folder or hub name, None for the default MiniLM-L6.
         text_column: column holding the texts (``text`` for .txt files).
         id_column: column copied to the output to identify rows; None keeps the text column.
@@ -57,6 +62,16 @@ class RayEmbedSettings:
     batch_size: int = 256
     actors: int | None = None
     gpus_per_actor: float = 0.0
+
+    def __post_init__(self) -> None:
+        for spec in self.specs:  # refused here, before Ray starts, not in every worker
+            strategy = parse_strategy(spec)
+            if strategy.needs_fitting:
+                raise ValueError(
+                    f"specs: {spec!r} has stages to fit ({stages_to_fit(strategy.stages)}), and "
+                    "Ray workers share no fitted state: fit and embed them on the local engine "
+                    "(Encoder.fit_stages); truncate, normalize, binary and ubinary run on Ray"
+                )
 
 
 class _EmbedActor:
@@ -89,7 +104,7 @@ class _EmbedActor:
             raise ValueError(f"no column {keep!r}; columns are {', '.join(batch)}")
         out: dict[str, Any] = {keep: batch[keep]}
         for spec, matrix in vectors.items():
-            out[spec] = list(matrix)  # one float32 vector per row: a list column in parquet
+            out[spec] = list(matrix)  # one vector per row (the spec's dtype): a list column
         return out
 
 
@@ -101,8 +116,9 @@ def embed_dataset(dataset: Any, settings: RayEmbedSettings) -> Any:
         settings: specs, model and pool size.
 
     Returns:
-        A lazy dataset with the id (or text) column and one list<float32> column per spec. Rows
-        are identified by that column: Ray Data may reorder them.
+        A lazy dataset with the id (or text) column and one list column per spec: float32, or
+        int8/uint8 for a spec ending in ``binary``/``ubinary`` (packed bits, as the local engine
+        writes them). Rows are identified by that column: Ray Data may reorder them.
     """
     import ray
 

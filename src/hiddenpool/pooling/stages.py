@@ -86,9 +86,10 @@ STAGES: dict[str, StageEntry] = {
 def needs_fitting(stages: Iterable[StageSpec]) -> bool:
     """Whether ``stages`` need a fitted state (statistics of fitting texts) before they run.
 
-    The one rule every command follows (``embed``, ``Encoder``, ``compare``, ``export``,
-    ``serve``): truncate, normalize, binary and ubinary run on any vector as they are; center,
-    whiten, pca, int8 and uint8 need ``fit=``/``transform=`` first.
+    The one rule every command follows (``embed`` on either engine, ``Encoder``, ``compare``,
+    ``export``, ``serve``): truncate, normalize, binary and ubinary run on any vector as they
+    are; center, whiten, pca, int8 and uint8 need ``fit=``/``transform=`` first (on the local
+    engine: ``embed --engine ray`` refuses them).
 
     >>> needs_fitting((StageSpec("truncate", 64), StageSpec("binary"))), needs_fitting(
     ...     (StageSpec("int8"),))
