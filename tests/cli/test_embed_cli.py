@@ -172,6 +172,25 @@ def _bad(tmp_path: Path, name: str, content: bytes) -> Path:
             [],
             r"in.jsonl: row 2 \(line 2\), column 'text': expected a string, got int",
         ),
+        (  # a JSON escape decodes to a lone surrogate: refused at its row by the reader
+            "in.jsonl",
+            b'{"text": "a"}\n{"text": "bad \\ud800 text"}\n',
+            [],
+            r"in.jsonl: row 2 \(line 2\), column 'text': expected text UTF-8 can hold, got a "
+            "lone surrogate",
+        ),
+        (  # a surrogate code point in UTF-8's byte pattern (as CESU-8 writes it) is not UTF-8
+            "in.txt",
+            b"fine\nbad \xed\xa0\x80 text\n",
+            [],
+            r"in.txt: line 2: not valid UTF-8 at byte offset 9",
+        ),
+        (  # argv's undecodable bytes arrive as lone surrogates (surrogateescape)
+            "in.txt",
+            b"a\n",
+            ["--template", "odd=\udcff {text}", "--pooling", "odd:mean"],
+            r"template 'odd' is not valid Unicode: a lone surrogate '\\udcff' at character 0",
+        ),
         ("in.csv", b"body\na\n", [], "in.csv: column 'text' not found .*--text-column"),
         ("in.csv", b"text\na\n", ["--id-column", "key"], "column 'key' not found"),
         ("in.txt", b"a\n", ["--pooling", "mean", "--pooling", "cls"], "holds one strategy"),

@@ -8,6 +8,8 @@ import torch
 
 from hiddenpool import Encoder
 from hiddenpool.backbone import default_model_path
+from hiddenpool.encode import tokenize_windows
+from hiddenpool.pooling.templates import register_template
 
 TEXTS = [
     "A gripping, beautifully shot film.",
@@ -88,11 +90,38 @@ def test_empty_input_gives_an_empty_matrix_of_the_right_width(minilm):
 
 @pytest.mark.parametrize(
     ("texts", "message"),
-    [("just one string", "not one string"), (["ok", 3], r"texts\[1\] is int, expected str")],
+    [
+        ("just one string", "not one string"),
+        (["ok", 3], r"texts\[1\] is int, expected str"),
+        (  # a str can hold a lone surrogate (json.loads('"\\ud800"')); the tokenizer cannot
+            ["ok", "bad \ud800 text"],
+            r"^texts\[1\] is not valid Unicode: a lone surrogate '\\ud800' at character 4; "
+            "expected text UTF-8 can encode",
+        ),
+    ],
 )
 def test_bad_texts_are_named(minilm, texts, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match=message) as refused:
         Encoder(minilm).encode(texts)
+    error = refused.value  # and no tokenizer TypeError shown beneath it
+    assert error.__context__ is None or error.__suppress_context__
+
+
+@pytest.mark.parametrize("long", ["truncate", "chunk"])
+@pytest.mark.parametrize("spec", ["mean", "promptbert:mask"])
+def test_a_lone_surrogate_is_named_on_every_tokenisation_path(minilm, spec, long):
+    texts = ["ok", "a long text " * 200, "fine", "bad \udc80"]  # chunk mode windows the long one
+    with pytest.raises(ValueError, match=r"^texts\[3\] is not valid Unicode: .* at character 4"):
+        Encoder(minilm, long=long).encode(texts, spec)
+    # train and predict tokenise through tokenize_windows too
+    with pytest.raises(ValueError, match=r"^texts\[3\] is not valid Unicode"):
+        tokenize_windows(minilm.tokenizer, texts, 128)
+
+
+def test_a_template_with_a_lone_surrogate_is_named(minilm):
+    register_template("odd", "\udcff {text}")  # as argv's undecodable bytes reach Python
+    with pytest.raises(ValueError, match=r"^template 'odd' is not valid Unicode: .* character 0"):
+        Encoder(minilm).encode(["ok"], "odd:mean")
 
 
 def test_learned_strategies_are_refused_with_the_way_forward(minilm):

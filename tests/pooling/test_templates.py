@@ -92,6 +92,7 @@ def test_render_places_the_last_copy_and_the_model_mask_token():
     [
         ("no placeholder here", "needs a {text} placeholder"),
         ("{text} and {other}", "unknown placeholder {other}"),
+        ("{text}{\n}", "unknown placeholder '{\\n}'"),  # shown escaped: the error is one line
         ("{text} {", "a lone brace"),
         ("[MASK] {text} [MASK]", "[MASK] appears 2 times"),
     ],
@@ -99,7 +100,7 @@ def test_render_places_the_last_copy_and_the_model_mask_token():
 def test_user_templates_are_validated_with_their_name(text, message):
     with pytest.raises(ValueError, match=r"template 'mine'") as caught:
         Template("mine", text)
-    assert message in str(caught.value)
+    assert message in str(caught.value) and "\n" not in str(caught.value)
 
 
 def test_register_template_makes_a_spec_prefix():

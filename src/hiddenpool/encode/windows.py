@@ -41,6 +41,8 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 from transformers import PreTrainedTokenizerBase
 
+from hiddenpool.encode.unicode import check_unicode
+
 if TYPE_CHECKING:
     from hiddenpool.pooling.templates import Rendered, Template
 
@@ -193,7 +195,26 @@ def tokenize_windows(
 
     Returns:
         Windows in text order, with the tokens each window pools.
+
+    Raises:
+        ValueError: a text (named by its index) or the template is not valid Unicode (a lone
+            surrogate), where the tokenizer itself raises a bare TypeError.
     """
+    try:
+        return _tokenize_windows(tokenizer, texts, max_length, long, stride, template)
+    except TypeError:  # only when the tokenizer refuses: the normal path checks nothing
+        check_unicode(texts, template)
+        raise
+
+
+def _tokenize_windows(
+    tokenizer: PreTrainedTokenizerBase,
+    texts: Sequence[str],
+    max_length: int,
+    long: str,
+    stride: int | None,
+    template: Template | None,
+) -> Windows:
     if long not in LONG_MODES:
         raise ValueError(f"long must be one of {', '.join(LONG_MODES)}, got {long!r}")
     if template is not None:
@@ -343,7 +364,11 @@ def check_template(
     if long not in LONG_MODES:
         raise ValueError(f"long must be one of {', '.join(LONG_MODES)}, got {long!r}")
     mask_token = _mask_token(tokenizer, template)
-    alone = len(tokenizer(template.render("", mask_token).string)["input_ids"])
+    try:
+        alone = len(tokenizer(template.render("", mask_token).string)["input_ids"])
+    except TypeError:
+        check_unicode((), template)
+        raise
     if alone > max_length:
         raise ValueError(
             f"template {template.name!r} takes {alone} tokens without any text, more than "

@@ -136,7 +136,8 @@ def _problem(text: str) -> str | None:
         return f"it needs a {TEXT} placeholder where the text goes, got {text!r}"
     others = sorted({p for p in _PLACEHOLDER.findall(text) if p != TEXT})
     if others:
-        return f"unknown placeholder {', '.join(others)}: the only one is {TEXT}"
+        shown = ", ".join(p if p.isprintable() else repr(p) for p in others)  # one line
+        return f"unknown placeholder {shown}: the only one is {TEXT}"
     if "{" in text.replace(TEXT, "") or "}" in text.replace(TEXT, ""):
         return f"a lone brace; write the text's place as {TEXT}"
     if text.count(MASK) > 1:
