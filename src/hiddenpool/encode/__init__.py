@@ -1,6 +1,7 @@
 """Inference: texts in, pooled vectors out, from a list in memory, a file, or a Ray cluster.
 
 - :mod:`.windows`: texts -> token windows (truncate, or overlapping windows for long texts);
+  :mod:`.unicode` names a text the tokenizer refused (a lone surrogate);
 - :mod:`.batching`: length-sorted batches under a token budget, padding;
 - :mod:`.torch_backend`, :mod:`.onnx`: one batch -> pooled vectors in PyTorch or ONNX Runtime,
   :mod:`.backends` picks one by name;
