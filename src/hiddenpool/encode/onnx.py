@@ -48,7 +48,7 @@ from hiddenpool.pooling.templates import Template, create_template
 __all__ = ["OnnxBackend", "PooledGraph", "export_pooled_graph", "onnx_cache_dir"]
 
 _OPSET = 17
-_FORMAT = 2  # bump when the exported graph's inputs or outputs change
+_FORMAT = 3  # bump when the exported graph changes (3: int8 weights in 7 bits)
 _TRACE_TEXTS = ("a short probe", "a somewhat longer probe sentence for the exporter to trace")
 _CHECK_TEXTS = (
     "ok",
@@ -254,10 +254,21 @@ def export_pooled_graph(
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
         # Per-channel scales: cosine to float32 0.992 on MiniLM, against 0.958 per tensor, at
-        # the same speed (bench/README.md).
+        # the same speed (bench/README.md). Weights in 7 bits (reduce_range): on x86 CPUs
+        # without VNNI (AVX2 only) onnxruntime's uint8 x int8 kernel sums pairs of products
+        # into int16 and saturates with 8-bit weights, so the same model gave other, noisier
+        # vectors there (0.014 off the exact int8 arithmetic on a tiny BERT, more than the
+        # quantisation error itself); with 7-bit weights no pair can saturate and every CPU
+        # computes the same int8 arithmetic (tests/encode/test_onnx_backend.py).
         logging.disable(logging.WARNING)  # its advice to pre-process, on the root logger
         try:
-            quantize_dynamic(str(plain), str(final), weight_type=QuantType.QInt8, per_channel=True)
+            quantize_dynamic(
+                str(plain),
+                str(final),
+                weight_type=QuantType.QInt8,
+                per_channel=True,
+                reduce_range=True,
+            )
         finally:
             logging.disable(logging.NOTSET)
         plain.unlink()
