@@ -59,14 +59,17 @@ def test_the_section_equals_the_render_of_the_results(study):
 def test_the_pending_note_gives_way_to_the_raw_models_rows(study, tmp_path):
     docs = tmp_path / "docs"
     for path in RESULTS:
+        if path.parts[-3].startswith(study.RAW):
+            continue  # the copy starts without the raw model's results
         target = docs / path.relative_to(ROOT / "docs")
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
     without = study.render(docs)
     assert "is pending" in without and f"| {study.RAW} |" not in without
-    raw = _saved(RESULTS[0])
+    sentence = [p for p in RESULTS if not p.parts[-3].startswith(study.RAW)]
+    raw = _saved(sentence[0])
     raw["model"] = study.RAW
-    target = study.folder(study.RAW, RESULTS[0].parts[-2], docs) / "results.json"
+    target = study.folder(study.RAW, sentence[0].parts[-2], docs) / "results.json"
     target.parent.mkdir(parents=True)
     target.write_text(json.dumps(raw), encoding="utf-8")
     rendered = study.render(docs)
