@@ -212,6 +212,20 @@ def best_layer(result: CompareResult, head: str, num_layers: int) -> str:
     return max(layers, key=lambda spec: _score(result, spec))
 
 
+def _claim(
+    lines: list[str],
+    words: dict[str, dict[str, str]],
+    key: str,
+    name: str,
+    result: CompareResult,
+    a: str,
+    b: str,
+) -> None:
+    """One "a > b" row of a claims table, and its verdict under ``key`` for ``name``."""
+    lines.append(f"| {name} | {_code(a)} > {_code(b)} {_diff_cells(result, a, b)}")
+    words.setdefault(key, {})[name] = _verdict(result, a, b)[0]
+
+
 def _layers(results: dict[str, CompareResult], num_layers: int) -> list[str]:
     lines = [
         "### Does another layer beat the last one?",
@@ -244,15 +258,10 @@ def _layers(results: dict[str, CompareResult], num_layers: int) -> list[str]:
                 lines.append(f"| {name} | `{head}`: the last layer is the best | | | |")
                 words.setdefault(f"best `{head}` layer > last", {})[name] = "the last is best"
             else:
-                claim = f"{_code(best)} > {_code(head)}"
-                lines.append(f"| {name} | {claim} {_diff_cells(result, best, head)}")
-                words.setdefault(f"best `{head}` layer > last", {})[name] = _verdict(
-                    result, best, head
-                )[0]
+                _claim(lines, words, f"best `{head}` layer > last", name, result, best, head)
         for head in HEADS:
             a = f"{head}@1:"
-            lines.append(f"| {name} | {_code(a)} > {_code(head)} {_diff_cells(result, a, head)}")
-            words.setdefault(f"`{a}` > `{head}`", {})[name] = _verdict(result, a, head)[0]
+            _claim(lines, words, f"`{a}` > `{head}`", name, result, a, head)
     lines.append("")
     lines += [f"- {claim}: {_tally(w)}." for claim, w in words.items()]
     return [*lines, ""]
@@ -266,9 +275,7 @@ def _whitening(results: dict[str, CompareResult], specs: Sequence[str]) -> list[
     for name, result in results.items():
         for spec in whitened:
             base = str(parse_strategy(spec).pooling)
-            claim = f"{_code(spec)} > {_code(base)}"
-            lines.append(f"| {name} | {claim} {_diff_cells(result, spec, base)}")
-            words.setdefault(f"`{spec}` > `{base}`", {})[name] = _verdict(result, spec, base)[0]
+            _claim(lines, words, f"`{spec}` > `{base}`", name, result, spec, base)
     lines.append("")
     lines += [f"- {claim}: {_tally(w)}." for claim, w in words.items()]
     return [*lines, ""]
