@@ -23,6 +23,7 @@ from hiddenpool.backbone.capture import capture_hidden_states, find_blocks
 from hiddenpool.backbone.families import FamilyFacts, family_facts
 from hiddenpool.backbone.safety import check_local_checkpoint, remote_code_refusal
 from hiddenpool.backbone.sentence_transformers import read_sentence_transformers_folder
+from hiddenpool.backbone.unicode import check_texts
 from hiddenpool.models import model_path, registered_name
 from hiddenpool.states import CaptureRequest, HiddenStates
 
@@ -101,15 +102,24 @@ class Backbone:
         return _POOLER_NOTES[self.pooler_status]
 
     def tokenize(self, texts: Sequence[str], max_length: int | None = None) -> dict[str, Tensor]:
-        """Tokenise a batch: ``input_ids``, ``attention_mask``, ``special_tokens_mask`` (B, T)."""
-        encoded = self.tokenizer(
-            list(texts),
-            padding=True,
-            truncation=True,
-            max_length=max_length or self.max_length,
-            return_special_tokens_mask=True,
-            return_tensors="pt",
-        )
+        """Tokenise a batch: ``input_ids``, ``attention_mask``, ``special_tokens_mask`` (B, T).
+
+        Raises:
+            ValueError: a text UTF-8 cannot encode (a lone surrogate), named by its index, where
+                the tokenizer itself raises a bare TypeError.
+        """
+        try:
+            encoded = self.tokenizer(
+                list(texts),
+                padding=True,
+                truncation=True,
+                max_length=max_length or self.max_length,
+                return_special_tokens_mask=True,
+                return_tensors="pt",
+            )
+        except TypeError:  # only when the tokenizer refuses: the normal path checks nothing
+            check_texts(texts)
+            raise
         return {k: v.to(self.device) for k, v in encoded.items()}
 
     def capture(self, batch: dict[str, Tensor], request: CaptureRequest) -> HiddenStates:
