@@ -36,6 +36,7 @@ from model_study import _cell, _score, _verdict
 from postprocess_study import _data
 from provenance import this_run, write_results
 from render_readme import provenance_line
+from study_common import DECODER, DECODER_CLAIMS
 from template_study import PROBED, STS, load_result
 
 from hiddenpool.evaluate import CompareResult
@@ -43,14 +44,9 @@ from hiddenpool.pooling import POOLERS, parse_strategy
 from hiddenpool.pooling.templates import create_template
 
 ROOT = Path(__file__).resolve().parents[1]
-MODEL = "linux-gpt2-128"  # the cache folder bench/pretrain_decoder.py writes
+MODEL = DECODER  # the cache folder bench/pretrain_decoder.py writes
 DATASETS = (*PROBED, STS)
-# (question, a, b): the claim is "a beats b", paired over the same folds
-CLAIMS = (
-    ("Does echo help a causal model (Springer et al.)?", "echo:mean", "mean"),
-    ("Does the last token lose to mean?", "mean", "last"),
-    ("Does PromptEOL beat the plain last token (Jiang et al.)?", "prompteol:last", "last"),
-)
+CLAIMS = DECODER_CLAIMS  # (question, a, b): "a beats b", paired over the same folds
 HEADS = ("last", "mean")  # the two readings studied per layer and whitened
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from model_study import PUBLISHED, SEEDS_ORDER
-from study_common import RAW
+from study_common import DECODER, DECODER_CLAIMS, RAW
 
 from hiddenpool.evaluate.stats import PairedDifference
 
@@ -340,6 +340,36 @@ def models_findings() -> str:
     return "\n".join(["", *table, "", *bullets, ""])
 
 
+def _decoder_results() -> dict[str, dict[str, Any]]:
+    return _results(STUDY / "decoder")
+
+
+def models_decoder_pretrain() -> str:
+    """docs/models.md: how the decoder of the studies was trained (once it has been)."""
+    if not (STUDY / f"pretrain-{DECODER}.json").is_file():
+        return f" Its record is not committed yet: `{DECODER}` has not finished training."
+    return pretrain_table(DECODER)
+
+
+def readme_decoder_findings() -> str:
+    """The decoder study's three questions, each with its paired count over the datasets."""
+    results = _decoder_results()
+    if not results:
+        return (
+            f"The decoder study has not been run yet: `{DECODER}` is not trained "
+            "(bench/pretrain_decoder.py, then bench/decoder_study.py)."
+        )
+    claims = "; ".join(
+        f"`{a}` beats `{b}` on {_tally(_count(results, a, b), len(results))}"
+        for _, a, b in DECODER_CLAIMS
+    )
+    return (
+        "On a GPT-2-style decoder pretrained here on the Linux kernel documentation, frozen, "
+        f"[docs/decoder-study.md](docs/decoder-study.md) asks how to read a sentence vector out "
+        f"of a causal LM ({', '.join(results)}; paired over the same folds): {claims}."
+    )
+
+
 FINDINGS: dict[str, Callable[[], str]] = {
     "readme_pooling_findings": readme_pooling_findings,
     "readme_model_findings": readme_model_findings,
@@ -347,4 +377,6 @@ FINDINGS: dict[str, Callable[[], str]] = {
     "readme_stage_findings": readme_stage_findings,
     "models_raw_pretrain": models_raw_pretrain,
     "models_findings": models_findings,
+    "models_decoder_pretrain": models_decoder_pretrain,
+    "readme_decoder_findings": readme_decoder_findings,
 }

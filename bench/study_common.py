@@ -24,6 +24,13 @@ from hiddenpool.models import get_model_info, registered_name
 ROOT = Path(__file__).resolve().parents[1]
 STUDY = ROOT / "docs" / "study"
 RAW = "linux-roberta-128"  # the raw MLM's key in every study, and its folder in the cache
+DECODER = "linux-gpt2-128"  # the decoder of bench/decoder_study.py, and its folder in the cache
+# (question, a, b): the decoder study's claims, each "a beats b", paired over the same folds
+DECODER_CLAIMS = (
+    ("Does echo help a causal model (Springer et al.)?", "echo:mean", "mean"),
+    ("Does the last token lose to mean?", "mean", "last"),
+    ("Does PromptEOL beat the plain last token (Jiang et al.)?", "prompteol:last", "last"),
+)
 CACHED = "<cache>/models/"  # how the studies show a folder of the cache's models/
 
 

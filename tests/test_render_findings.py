@@ -91,3 +91,20 @@ def test_a_pretraining_record_renders_every_figure_it_holds(tmp_path, monkeypatc
                    "9.10 → 3.25", "**45.7%**", "600 tokens, the whole held-out split",
                    "`0123abcd`"):  # fmt: skip
         assert figure in table, (figure, table)
+
+
+def test_the_decoder_sentence_counts_each_claim_from_its_folds(monkeypatch) -> None:
+    base = [0.50, 0.51, 0.52, 0.50, 0.51]
+    up, down = [x + 0.1 for x in base], [x - 0.1 for x in base]
+    noisy = [0.55, 0.45, 0.52, 0.48, 0.50]
+    planted = {  # echo over mean holds on a, reversed on b; mean over last within noise on both
+        "a": _result({"echo:mean": up, "mean": base, "last": noisy, "prompteol:last": up}),
+        "b": _result({"echo:mean": down, "mean": base, "last": noisy, "prompteol:last": noisy}),
+    }
+    monkeypatch.setattr(render_findings, "_decoder_results", lambda: planted)
+    text = render_findings.readme_decoder_findings()
+    assert "`echo:mean` beats `mean` on 1 of 2 (reversed on b)" in text, text
+    assert "`mean` beats `last` on 0 of 2 (within noise on a, b)" in text, text
+    assert "`prompteol:last` beats `last` on 1 of 2 (within noise on b)" in text, text
+    monkeypatch.setattr(render_findings, "_decoder_results", lambda: {})
+    assert "not been run yet" in render_findings.readme_decoder_findings()
