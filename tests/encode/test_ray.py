@@ -110,6 +110,34 @@ def test_stages_that_need_no_fitting_give_the_local_engines_bytes(
     )
 
 
+def test_out_dtype_reaches_the_ray_workers_as_on_the_local_engine(
+    runtime, tmp_path, tiny_dir, one_thread
+):
+    texts = _texts(10, 5)
+    data = tmp_path / "in" / "t.jsonl"
+    data.parent.mkdir()
+    data.write_text(
+        "".join(json.dumps({"doc": f"t{i}", "text": t}) + "\n" for i, t in enumerate(texts))
+    )
+    specs = ("mean", "mean | binary")
+    common = ["--model", str(tiny_dir("bert")), "--quiet", "--out-dtype", "float16"]
+    common += [a for s in specs for a in ("--pooling", s)]
+    local_out, ray_out = tmp_path / "local.npz", tmp_path / "ray"
+    assert main(["embed", str(data), "-o", str(local_out), *common]) == 0
+    argv = ["embed", str(data.parent), "-o", str(ray_out), "--engine", "ray", "--actors", "1"]
+    assert main([*argv, "--id-column", "doc", *common]) == 0
+    local = np.load(local_out)
+    assert (local["mean"].dtype, local["mean | binary"].dtype) == (np.float16, np.int8)
+    table = pq.read_table(ray_out / "t.parquet")
+    rows = [int(i[1:]) for i in table.column("doc").to_pylist()]
+    for spec in specs:
+        got = np.stack(table.column(spec).to_numpy(zero_copy_only=False))
+        assert got.dtype == local[spec].dtype, spec
+        assert got.tobytes() == local[spec][rows].tobytes(), spec
+    with pytest.raises(ValueError, match="out_dtype 'int4' is not one of float32, float16"):
+        RayEmbedSettings(out_dtype="int4")
+
+
 def test_stages_that_need_fitting_are_still_refused_on_ray_in_one_line(tmp_path, capsys):
     (tmp_path / "t.txt").write_text("a film\nanother\n")
     out = tmp_path / "out"

@@ -58,6 +58,7 @@ def run_ray(args: argparse.Namespace) -> int:
         dtype=args.dtype,
         actors=args.actors,
         gpus_per_actor=args.gpus_per_actor,
+        out_dtype=args.out_dtype,
     )
     start = time.perf_counter()
     written = embed_files(

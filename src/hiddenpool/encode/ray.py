@@ -22,7 +22,15 @@ from typing import Any
 
 import numpy as np
 
-from hiddenpool.io import INPUT_FORMATS, TEXT, Column, InputError, input_format, open_table
+from hiddenpool.io import (
+    INPUT_FORMATS,
+    OUT_DTYPES,
+    TEXT,
+    Column,
+    InputError,
+    input_format,
+    open_table,
+)
 from hiddenpool.pooling import parse_strategy
 from hiddenpool.pooling.stages import stages_to_fit
 
@@ -49,6 +57,8 @@ class RayEmbedSettings:
         actors: size of the actor pool; None uses one per CPU Ray sees, less one for reading and
             writing. Each actor reserves one CPU (and ``gpus_per_actor`` GPUs).
         gpus_per_actor: GPUs each actor reserves (0 on CPU clusters).
+        out_dtype: ``"float32"`` or ``"float16"``, the stored dtype of float vectors (packed
+            ``binary``/``ubinary`` bits keep theirs), as the local engine's ``--out-dtype``.
     """
 
     specs: tuple[str, ...] = ("mean",)
@@ -62,8 +72,11 @@ class RayEmbedSettings:
     batch_size: int = 256
     actors: int | None = None
     gpus_per_actor: float = 0.0
+    out_dtype: str = "float32"
 
     def __post_init__(self) -> None:
+        if self.out_dtype not in OUT_DTYPES:
+            raise ValueError(f"out_dtype {self.out_dtype!r} is not one of {', '.join(OUT_DTYPES)}")
         for spec in self.specs:  # refused here, before Ray starts, not in every worker
             strategy = parse_strategy(spec)
             if strategy.needs_fitting:
@@ -104,6 +117,8 @@ class _EmbedActor:
             raise ValueError(f"no column {keep!r}; columns are {', '.join(batch)}")
         out: dict[str, Any] = {keep: batch[keep]}
         for spec, matrix in vectors.items():
+            if np.issubdtype(matrix.dtype, np.floating):
+                matrix = matrix.astype(settings.out_dtype)
             out[spec] = list(matrix)  # one vector per row (the spec's dtype): a list column
         return out
 
@@ -116,9 +131,10 @@ def embed_dataset(dataset: Any, settings: RayEmbedSettings) -> Any:
         settings: specs, model and pool size.
 
     Returns:
-        A lazy dataset with the id (or text) column and one list column per spec: float32, or
-        int8/uint8 for a spec ending in ``binary``/``ubinary`` (packed bits, as the local engine
-        writes them). Rows are identified by that column: Ray Data may reorder them.
+        A lazy dataset with the id (or text) column and one list column per spec: float32 (or
+        ``settings.out_dtype``), or int8/uint8 for a spec ending in ``binary``/``ubinary``
+        (packed bits, as the local engine writes them). Rows are identified by that column: Ray
+        Data may reorder them.
     """
     import ray
 
