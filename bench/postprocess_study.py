@@ -215,10 +215,13 @@ def _lower(text: str) -> str:
 
 
 def _retained(results: dict[str, dict], stage: str) -> list[float]:
+    """The share of the score ``stage`` keeps on every row the tables show: each dataset's best
+    strategy and the other strategies staged with it (STS-B's own pooling, under ``also``)."""
     return [
         100 * float(row["retained"])
         for result in results.values()
-        for row in result["stages"]
+        for scored in (result, *result.get("also", []))
+        for row in scored["stages"]
         if str(row["name"]).endswith(f"| {stage}")
     ]
 
