@@ -32,6 +32,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))  # loaded by path from tests, too
 
+from decoder_padding import padding_check
 from model_study import _cell, _score, _verdict
 from postprocess_study import _data
 from provenance import this_run, write_results
@@ -140,7 +141,9 @@ def run_study(args: argparse.Namespace, folder: Path, record: Path | None) -> No
             f"{run.evaluate_seconds:.0f} s scoring ({time.strftime('%H:%M:%S')})",
             flush=True,
         )
+    short = [t for t in _data(STS, args)[0].texts if len(backbone.tokenizer(t)["input_ids"]) <= 48]
     payload = {
+        "padding": padding_check(folder, short[:32]),  # left-padded batch against plain HF
         "model": {
             "folder": f"<cache>/models/{folder.name}" if record else str(folder),
             "family": backbone.facts.name,
@@ -309,6 +312,20 @@ def _pretrain_lines(p: dict[str, Any] | None) -> list[str]:
     ]
 
 
+def _padding_lines(check: dict[str, Any] | None) -> list[str]:
+    """The left-padding check of run.json (bench/decoder_padding.py), in one paragraph."""
+    if check is None:
+        return []
+    diffs = ", ".join(f"`{spec}` {d:.1e}" for spec, d in check["max_abs_diff"].items())
+    return [
+        f"Padding: {check['texts']} STS-B sentences of {check['tokens']['min']}–"
+        f"{check['tokens']['max']} tokens embedded in one batch padded on the "
+        f"{check['padding_side']} against plain transformers run on one text at a time, "
+        f"unpadded (bench/decoder_padding.py); largest absolute differences: {diffs}.",
+        "",
+    ]
+
+
 def render(out: Path) -> str:
     """docs/decoder-study.md from docs/study/decoder/ (run.json and each results.json) alone."""
     study = out / "study" / "decoder"
@@ -330,6 +347,7 @@ def render(out: Path) -> str:
         f"max length {model['max_length']}, frozen.",
         "",
         *_pretrain_lines(info["pretrain"]),
+        *_padding_lines(info.get("padding")),
         f"Probes ({', '.join(d for d in results if d != STS)}): {o['limit'] or 'all'} rows per "
         f"dataset (seed 0), {o['folds']}-fold CV, the same rows and folds for every strategy; "
         "ridge (Spearman) or logistic regression (accuracy) on standardised features. "
