@@ -20,8 +20,10 @@ from transformers import (
 )
 
 sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parents[2] / "bench"))
 
 from corpus_helpers import documents, tiny_config, write_corpus
+from decoder_padding import reference
 
 from hiddenpool import Encoder
 from hiddenpool.backbone import load_backbone
@@ -108,27 +110,11 @@ def test_the_folder_is_a_causal_lm_whose_tokenizer_pads_left(gpt2) -> None:
 
 
 def _reference(folder: Path, strings: list[str], spans: list[tuple[int, int]] | None) -> dict:
-    """Plain transformers, one text at a time: the last token and the mean over a char span."""
-    model = AutoModel.from_pretrained(folder).eval()
+    """Plain transformers, one text at a time (bench/decoder_padding.py): the last token and the
+    mean over every token or over a character span; nothing here is long enough to truncate."""
     tokenizer = AutoTokenizer.from_pretrained(folder)
-    last, mean = [], []
-    for i, string in enumerate(strings):
-        encoded = tokenizer(string, return_offsets_mapping=True, return_tensors="pt")
-        assert encoded["input_ids"].shape[1] < 96  # nothing truncated on hiddenpool's side
-        with torch.no_grad():
-            hidden = model(input_ids=encoded["input_ids"]).last_hidden_state[0]  # (T, H)
-        last.append(hidden[-1])
-        if spans is None:
-            mean.append(hidden.mean(0))
-            continue
-        start, stop = spans[i]
-        inside = [
-            j
-            for j, (a, b) in enumerate(encoded["offset_mapping"][0].tolist())
-            if a < stop and b > start
-        ]
-        mean.append(hidden[inside].mean(0))
-    return {"last": torch.stack(last).numpy(), "mean": torch.stack(mean).numpy()}
+    assert max(len(tokenizer(s)["input_ids"]) for s in strings) < 96
+    return reference(folder, strings, spans)
 
 
 def test_pooled_vectors_of_left_padded_batches_match_one_text_at_a_time(gpt2) -> None:
