@@ -70,6 +70,23 @@ def test_ray_vectors_equal_the_local_engine_and_keep_ids(runtime, shards, tmp_pa
     assert not [p for p in (tmp_path / "out").iterdir() if p.name.startswith(".")]
 
 
+def _both_engines(tmp_path, texts: list[str], options: list[str]):
+    """``hiddenpool embed`` of one jsonl file by the local engine and by Ray with the same
+    options: (the local .npz, the Ray parquet table, the Ray rows' original indices)."""
+    data = tmp_path / "in" / "t.jsonl"
+    data.parent.mkdir()
+    data.write_text(
+        "".join(json.dumps({"doc": f"t{i}", "text": t}) + "\n" for i, t in enumerate(texts))
+    )
+    local_out, ray_out = tmp_path / "local.npz", tmp_path / "ray"
+    assert main(["embed", str(data), "-o", str(local_out), *options]) == 0
+    argv = ["embed", str(data.parent), "-o", str(ray_out), "--engine", "ray", "--actors", "1"]
+    assert main([*argv, "--id-column", "doc", *options]) == 0
+    table = pq.read_table(ray_out / "t.parquet")
+    rows = [int(i[1:]) for i in table.column("doc").to_pylist()]
+    return np.load(local_out), table, rows
+
+
 STAGE_FREE = ("mean | truncate(8)", "mean | normalize", "mean | binary", "mean | ubinary")
 
 
@@ -77,25 +94,10 @@ def test_stages_that_need_no_fitting_give_the_local_engines_bytes(
     runtime, tmp_path, tiny_dir, one_thread
 ):
     texts = _texts(12, 4)
-    data = tmp_path / "in" / "t.jsonl"
-    data.parent.mkdir()
-    data.write_text(
-        "".join(json.dumps({"doc": f"t{i}", "text": t}) + "\n" for i, t in enumerate(texts))
-    )
     specs = ("mean", *STAGE_FREE)
-    common = [
-        "--model",
-        str(tiny_dir("bert")),
-        "--quiet",
-        *(a for s in specs for a in ("--pooling", s)),
-    ]
-    local_out, ray_out = tmp_path / "local.npz", tmp_path / "ray"
-    assert main(["embed", str(data), "-o", str(local_out), *common]) == 0
-    argv = ["embed", str(data.parent), "-o", str(ray_out), "--engine", "ray", "--actors", "1"]
-    assert main([*argv, "--id-column", "doc", *common]) == 0
-    local = np.load(local_out)
-    table = pq.read_table(ray_out / "t.parquet")
-    rows = [int(i[1:]) for i in table.column("doc").to_pylist()]
+    common = ["--model", str(tiny_dir("bert")), "--quiet"]
+    common += [a for s in specs for a in ("--pooling", s)]
+    local, table, rows = _both_engines(tmp_path, texts, common)
     assert sorted(rows) == list(range(len(texts)))
     for spec in STAGE_FREE:
         got = np.stack(table.column(spec).to_numpy(zero_copy_only=False))
@@ -113,23 +115,11 @@ def test_stages_that_need_no_fitting_give_the_local_engines_bytes(
 def test_out_dtype_reaches_the_ray_workers_as_on_the_local_engine(
     runtime, tmp_path, tiny_dir, one_thread
 ):
-    texts = _texts(10, 5)
-    data = tmp_path / "in" / "t.jsonl"
-    data.parent.mkdir()
-    data.write_text(
-        "".join(json.dumps({"doc": f"t{i}", "text": t}) + "\n" for i, t in enumerate(texts))
-    )
     specs = ("mean", "mean | binary")
     common = ["--model", str(tiny_dir("bert")), "--quiet", "--out-dtype", "float16"]
     common += [a for s in specs for a in ("--pooling", s)]
-    local_out, ray_out = tmp_path / "local.npz", tmp_path / "ray"
-    assert main(["embed", str(data), "-o", str(local_out), *common]) == 0
-    argv = ["embed", str(data.parent), "-o", str(ray_out), "--engine", "ray", "--actors", "1"]
-    assert main([*argv, "--id-column", "doc", *common]) == 0
-    local = np.load(local_out)
+    local, table, rows = _both_engines(tmp_path, _texts(10, 5), common)
     assert (local["mean"].dtype, local["mean | binary"].dtype) == (np.float16, np.int8)
-    table = pq.read_table(ray_out / "t.parquet")
-    rows = [int(i[1:]) for i in table.column("doc").to_pylist()]
     for spec in specs:
         got = np.stack(table.column(spec).to_numpy(zero_copy_only=False))
         assert got.dtype == local[spec].dtype, spec
